@@ -1,0 +1,1 @@
+"""tierbot: commands, adapters, scheduler, settings, CLI and the composition root."""

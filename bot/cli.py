@@ -1,0 +1,149 @@
+"""The `tierbot` command line: the composition root that builds settings and the engine."""
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Optional
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+from bot.settings import Settings
+from storage.engine import build_engine
+from storage.importing import KINDS, ImportFailed, import_file
+from storage.migrate import current_revision, head_revision, upgrade
+
+app = typer.Typer(help="tierbot: B2B account tiering in Slack, WeCom and the console.",
+                  no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False)
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for e in exc.errors():
+            field = "TIERBOT_" + str(e["loc"][0]).upper() if e["loc"] else "settings"
+            err.print(f"[red]Configuration error[/red] in {field}: {e['msg']}")
+        err.print("Fix it in the environment or in .env (see .env.example).")
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def store(settings: Settings, *, need_schema: bool = True):
+    """The engine for the configured database; refuses to run on a missing or old schema."""
+    engine = build_engine(settings.database_url)
+    try:
+        if need_schema and current_revision(engine) != head_revision():
+            err.print(f"The database {settings.safe_database_url()} has no tierbot schema or an "
+                      "old one. Run [bold]tierbot init[/bold] first.")
+            raise typer.Exit(2)
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@app.command()
+def init() -> None:
+    """Create the database schema, or upgrade it to the latest version."""
+    settings = load_settings()
+    with store(settings, need_schema=False) as engine:
+        before, after = upgrade(engine)
+    where = settings.safe_database_url()
+    if before == after:
+        out.print(f"Schema at {where} is up to date (revision {after}).")
+    else:
+        out.print(f"Schema at {where} {'created' if before is None else 'upgraded'}: "
+                  f"revision {before or '(empty)'} -> {after}.")
+
+
+@app.command("import")
+def import_cmd(
+    kind: str = typer.Argument(..., help=f"One of: {', '.join(KINDS)}"),
+    file: Path = typer.Argument(..., help="A .csv or .xlsx export"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Validate and report; write nothing."),
+    encoding: Optional[str] = typer.Option(None, help="CSV encoding (default: detected; "
+                                                      "utf-8, gb18030, gbk...)"),
+) -> None:
+    """Import a CRM export. All or nothing: any bad row means nothing is written."""
+    settings = load_settings()
+    if kind not in KINDS:
+        err.print(f"Unknown kind {kind!r}. Use one of: {', '.join(KINDS)}, e.g. "
+                  "tierbot import orders orders.csv")
+        raise typer.Exit(2)
+    with store(settings) as engine, _progress() as progress:
+        try:
+            summary = import_file(engine, kind, file, dry_run=dry_run, encoding=encoding,
+                                  default_currency=settings.currency, progress=progress)
+        except ImportFailed as exc:
+            err.print(exc.report(), markup=False, highlight=False)
+            raise typer.Exit(1) from None
+    for warning in summary.warnings:
+        err.print(f"warning: {warning}", markup=False)
+    for line in summary.lines():
+        out.print(line, markup=False, highlight=False)
+
+
+@contextmanager
+def _progress():
+    """A progress-bar factory for big files, shown only on a terminal."""
+    bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                   TimeRemainingColumn(), console=err, transient=True,
+                   disable=not sys.stderr.isatty())
+    with bar:
+        def factory(total: int):
+            task = bar.add_task("importing", total=total)
+            return lambda position: bar.update(task, completed=position)
+        yield factory
+
+
+@app.command()
+def demo(
+    accounts: int = typer.Option(300, help="How many accounts to generate."),
+    seed: int = typer.Option(7, help="Random seed: the same seed gives the same book."),
+    today: Optional[str] = typer.Option(None, help="Pretend today is this date (YYYY-MM-DD)."),
+    reset: bool = typer.Option(False, "--reset", help="Delete all existing data first."),
+) -> None:
+    """Load a realistic demo book (two teams, Chinese and English accounts, 3 years of orders)."""
+    from storage.demo import DemoRefused, generate_demo, load_demo
+
+    settings = load_settings()
+    as_of = _parse_cli_date(today, "--today") if today else date.today()
+    with store(settings, need_schema=False) as engine:
+        upgrade(engine)
+        book = generate_demo(accounts=accounts, seed=seed, today=as_of,
+                             currency=settings.currency)
+        try:
+            counts = load_demo(engine, book, reset=reset)
+        except DemoRefused as exc:
+            err.print(str(exc))
+            raise typer.Exit(1) from None
+    out.print(f"Demo book loaded into {settings.safe_database_url()} (seed {seed}, today {as_of}):")
+    for name, n in counts.items():
+        out.print(f"  {n:>7,} {name}")
+    out.print("\nTry next:\n"
+              "  tierbot import orders examples/orders.csv --dry-run   # see how imports report\n"
+              "  tierbot demo --reset --seed 8                         # a different book\n"
+              "Reps to try: " + ", ".join(r["key"] for r in book.reps[:4]))
+
+
+def _parse_cli_date(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        err.print(f"{option} must be a date like 2026-11-22, not {value!r}")
+        raise typer.Exit(2) from None
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Persistence: SQLModel tables, engine, Alembic migrations, importers and queries."""
