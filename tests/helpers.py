@@ -1,0 +1,23 @@
+"""Helpers for writing export files the way CRMs and Excel write them."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def write_csv(path: Path, text: str, *, encoding: str = "utf-8", bom: bool = False) -> Path:
+    data = text.encode(encoding)
+    if bom:
+        data = b"\xef\xbb\xbf" + data
+    path.write_bytes(data)
+    return path
+
+
+def write_xlsx(path: Path, rows: list[list]) -> Path:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    for row in rows:
+        ws.append(row)
+    wb.save(path)
+    return path
