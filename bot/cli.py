@@ -16,6 +16,7 @@ from bot.settings import Settings
 from storage.engine import build_engine
 from storage.importing import KINDS, ImportFailed, import_file
 from storage.migrate import current_revision, head_revision, upgrade
+from storage.queries import team_summaries
 
 app = typer.Typer(help="tierbot: B2B account tiering in Slack, WeCom and the console.",
                   no_args_is_help=True, add_completion=False,
@@ -124,9 +125,15 @@ def demo(
         except DemoRefused as exc:
             err.print(str(exc))
             raise typer.Exit(1) from None
+        teams = team_summaries(engine, today=as_of)
     out.print(f"Demo book loaded into {settings.safe_database_url()} (seed {seed}, today {as_of}):")
     for name, n in counts.items():
         out.print(f"  {n:>7,} {name}")
+    out.print(f"\nTeams ({settings.currency}, last 12 months):")
+    for t in teams:
+        out.print(f"  {t.manager:<12} {t.reps} people, {t.accounts:>4} accounts, revenue "
+                  f"{t.revenue_12m:>14,.2f}, {t.quiet_accounts} accounts quiet for 120+ days",
+                  markup=False, highlight=False)
     out.print("\nTry next:\n"
               "  tierbot import orders examples/orders.csv --dry-run   # see how imports report\n"
               "  tierbot demo --reset --seed 8                         # a different book\n"

@@ -49,7 +49,7 @@ CATEGORIES = ["components", "consumables", "equipment", "services", "spare parts
 # archetype -> share of the book
 ARCHETYPES = [("weekly", 0.05), ("monthly", 0.22), ("quarterly", 0.20), ("growing", 0.10),
               ("declining", 0.10), ("quiet", 0.10), ("new", 0.08), ("sporadic", 0.15)]
-BASE_GAP = {"weekly": 7, "monthly": 30, "quarterly": 90, "growing": 45, "declining": 30,
+BASE_GAP = {"weekly": 7, "monthly": 30, "quarterly": 90, "growing": 45, "declining": 18,
             "quiet": 35, "new": 20, "sporadic": 150}
 NOTES = {
     "en": ["Reviewed open quotes with procurement", "Discussed next quarter's volumes",
@@ -161,7 +161,9 @@ def _orders_for(rng, book, account, archetype, today, currency) -> date:
     day, first = start, None
     while day <= stop:
         age = (day - start).days / max((today - start).days, 1)
-        amount = base * rng.lognormvariate(0, 0.45) * _trend(archetype, day, today, age)
+        # Decliners are steady buyers whose spend falls: less noise so the fall shows.
+        sigma = 0.2 if archetype == "declining" else 0.45
+        amount = base * rng.lognormvariate(0, sigma) * _trend(archetype, day, today, age)
         if rng.random() < 0.02:
             amount = -amount * 0.3  # a return
         book.orders.append({

@@ -1,0 +1,47 @@
+"""Read-side queries that more than one command needs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import aliased
+
+from storage.models import Account, Order, Rep
+
+
+@dataclass(frozen=True)
+class TeamSummary:
+    manager: str
+    reps: int
+    accounts: int
+    revenue_12m: Decimal
+    quiet_accounts: int  # bought before, nothing in the last 120 days
+
+
+def team_summaries(engine: Engine, *, today: date) -> list[TeamSummary]:
+    """Per manager's team (the manager's own book included): size, revenue, quiet accounts."""
+    owner, manager = aliased(Rep), aliased(Rep)
+    team = sa.func.coalesce(manager.name, owner.name)
+    year_ago, quiet_since = today - timedelta(days=365), today - timedelta(days=120)
+    per_account = (
+        sa.select(Order.account_id,
+                  sa.func.sum(sa.case((Order.order_date > year_ago, Order.amount), else_=0))
+                  .label("revenue"),
+                  sa.func.max(Order.order_date).label("last_order"))
+        .group_by(Order.account_id).subquery())
+    stmt = (
+        sa.select(team, sa.func.count(sa.distinct(owner.id)), sa.func.count(Account.id),
+                  sa.func.coalesce(sa.func.sum(per_account.c.revenue), 0),
+                  sa.func.sum(sa.case((per_account.c.last_order < quiet_since, 1), else_=0)))
+        .select_from(Account)
+        .join(owner, owner.id == Account.owner_id)
+        .outerjoin(manager, manager.id == owner.manager_id)
+        .outerjoin(per_account, per_account.c.account_id == Account.id)
+        .group_by(team).order_by(team))
+    with engine.connect() as conn:
+        return [TeamSummary(name, reps, accounts, Decimal(str(revenue)).quantize(Decimal("0.01")),
+                            int(quiet or 0))
+                for name, reps, accounts, revenue, quiet in conn.execute(stmt)]
