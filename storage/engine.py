@@ -25,10 +25,14 @@ def build_engine(url: str, *, echo: bool = False) -> Engine:
     engine = sa.create_engine(parsed, **kwargs)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # SQLAlchemy's recipe for pysqlite: let SQLAlchemy emit BEGIN itself, so DDL (an
+    # import's index rebuild, migrations) is inside the transaction and rolls back too.
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     # WAL lets the bot read while the scheduler or an import writes.
     cur.execute("PRAGMA journal_mode=WAL")
@@ -36,3 +40,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+def _sqlite_begin(conn) -> None:
+    conn.exec_driver_sql("BEGIN")

@@ -185,3 +185,25 @@ def test_orders_batches_larger_than_one_write(engine, tmp_path):
     with engine.connect() as conn:
         total = conn.execute(sa.text("SELECT sum(amount) FROM orders")).scalar_one()
     assert Decimal(str(total)) == Decimal(sum(range(n))) + Decimal("0.25") * n
+
+
+def _scan_index_present(engine):
+    return "ix_orders_account_date_amount" in {i["name"] for i in sa.inspect(engine).get_indexes("orders")}
+
+
+def test_big_import_rebuilds_the_scan_index_and_a_failed_one_keeps_it(engine, tmp_path, monkeypatch):
+    from storage.importing import reader
+
+    # Make a small file count as big so the bulk-load path (index drop + rebuild, and the
+    # converting child process) runs in a test-sized file.
+    monkeypatch.setattr(reader, "BIG_CSV_BYTES", 100)
+    lines = "".join(f"K{i % 7},2026-02-{i % 28 + 1:02d},{i},B{i}\n" for i in range(500))
+    summary = import_file(engine, "orders", write_csv(tmp_path / "o.csv", "account,date,amount,order_id\n" + lines))
+    assert (summary.rows, summary.created, summary.accounts_created) == (500, 500, 7)
+    assert _scan_index_present(engine)
+    bad = write_csv(tmp_path / "bad.csv", "account,date,amount,order_id\n"
+                    + "".join(f"Z{i},2026-03-01,{i},C{i}\n" for i in range(3000)) + "Z1,someday,1,C999\n")
+    with pytest.raises(ImportFailed, match="line 3002, column 'date'"):
+        import_file(engine, "orders", bad)
+    assert _scan_index_present(engine)
+    assert count(engine, "orders") == 500 and count(engine, "accounts") == 7

@@ -1,39 +1,63 @@
 """The orders importer: streaming, one transaction, idempotent on a dedupe key.
 
-Speed matters here (millions of rows), so rows are converted in one tight loop with
-caches for the values exports repeat (dates, account keys) and written in batches:
-`executemany` on SQLite, `COPY` into a temporary table on PostgreSQL. On the first bad
-row writing stops; validation goes on so the report lists every problem, and the
-transaction is rolled back (all or nothing).
+Speed matters here (millions of rows). Rows are converted in one tight loop, with caches
+for the values exports repeat (dates), into batches of text: fields separated by US
+(0x1f), rows by newlines, an empty field meaning NULL. PostgreSQL takes such a batch as
+is through `COPY ... (FORMAT csv, DELIMITER E'\\x1f')`; SQLite gets it split into rows for
+`executemany`. Account keys become ids inside the INSERT, so the writing side never
+touches a row in Python. Big CSV files are converted in a second process while this one
+writes (two cores, one import).
+
+On the first bad row writing stops; validation goes on so the report lists every
+problem, and the caller rolls the transaction back (all or nothing).
 """
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
 from typing import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storage.importing.errors import ErrorCollector, ImportSummary
+from storage.importing.errors import ErrorCollector, ImportFailed, ImportSummary
 from storage.importing.parse import parse_amount, parse_date
-from storage.importing.reader import Table
+from storage.importing.reader import Table, open_table
 from storage.models import Account, Order
 
 BATCH = 20_000
 FOUR_PLACES = Decimal("0.0001")
-ORDER_COLUMNS = ("account_id", "order_date", "amount", "order_id", "margin", "category",
-                 "currency", "dedupe_key")
+LIMIT = Decimal(10) ** 14
+SEP = "\x1f"
+FIELDS = 8  # account key, date, amount, order_id, margin, category, currency, dedupe key
+SCAN_INDEX = "ix_orders_account_date_amount"
 CURRENCY_SYMBOLS = {"¥": "CNY", "￥": "CNY", "RMB": "CNY", "元": "CNY", "$": "USD", "US$": "USD",
                     "€": "EUR", "£": "GBP", "HK$": "HKD"}
-
-Progress = Callable[[int], None]
-SCAN_INDEX = "ix_orders_account_date_amount"
-LIMIT = Decimal(10) ** 14
 # Amounts already in canonical form (most rows of most exports) skip Decimal entirely.
 _PLAIN = re.compile(r"-?\d{1,14}(?:\.\d{1,4})?").fullmatch
-_SYMBOL_GROUPED = re.compile(r"[¥￥$]?(-)?(\d{1,3}(?:,\d{3}){1,4})(\.\d{1,4})?").fullmatch
+_SYMBOL_GROUPED = re.compile(r"[¥￥$]?(-)?(\d{1,3}(?:,\d{3}){1,4}|\d{1,14})(\.\d{1,4})?").fullmatch
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class Batch:
+    text: str  # rows of FIELDS fields joined by SEP, separated by newlines
+    new_keys: list[str]  # account keys this batch is the first to mention
+    position: int  # how far the reader got, in the table's `total` unit
+
+
+@dataclass
+class Converted:
+    """What a conversion pass reports besides its batches."""
+
+    rows: int = 0
+    errors: ErrorCollector = field(default_factory=ErrorCollector)
 
 
 def import_orders(conn: Connection, table: Table, index: dict[str, int], summary: ImportSummary,
@@ -41,43 +65,184 @@ def import_orders(conn: Connection, table: Table, index: dict[str, int], summary
                   progress: Progress | None = None) -> None:
     """Stream `table` into `orders` inside the caller's transaction."""
     sink = _PostgresSink(conn) if conn.dialect.name == "postgresql" else _SqliteSink(conn)
-    accounts = dict(conn.execute(sa.select(Account.key, Account.id)).all())
-    ia, idt, iam = index["account"], index["date"], index["amount"]
-    optional = [index.get(c) for c in ("order_id", "margin", "category", "currency")]
-    width = len(table.header)
-    dates: dict[object, str] = {}
-    batch: list[tuple] = []
+    known = dict(conn.execute(sa.select(Account.key, Account.id)).all())
     rebuild = _drop_scan_index_if_big(conn, table)
-
-    def flush() -> None:
-        summary.accounts_created += _create_accounts(conn, accounts, {r[0] for r in batch})
-        sink.write([(accounts[r[0]], *r[1:]) for r in batch])
-        batch.clear()
-
-    for line, cells in table.rows:
-        summary.rows += 1
-        if len(cells) != width:
-            if len(cells) > width:
-                errors.add(line, None, f"{len(cells)} fields but the header has {width}: a value "
-                                       "probably contains an unquoted comma; quote it")
-                continue
-            cells = cells + [""] * (width - len(cells))
-        row = _convert(line, cells, ia, idt, iam, optional, dates, errors, default_currency)
-        if row is None or errors:
-            continue
-        batch.append(row)
-        if len(batch) >= BATCH:
-            flush()
-            if progress:
-                progress(table.position())
+    report = Converted(errors=errors)
+    if table.big and table.path is not None:
+        batches = _convert_in_child(table, index, default_currency, report)
+    else:
+        batches = convert_rows(table, index, default_currency, report)
+    for batch in batches:
+        summary.accounts_created += _create_accounts(conn, known, batch.new_keys)
+        sink.write(batch.text, known)
+        if progress:
+            progress(batch.position)
+    summary.rows += report.rows
     if errors:
         return
-    if batch:
-        flush()
     summary.created = sink.finish()
     summary.skipped = summary.rows - summary.created
     if rebuild is not None:
         rebuild()
+
+
+def convert_rows(table: Table, index: dict[str, int], default_currency: str,
+                 report: Converted) -> Iterator[Batch]:
+    """Batches of converted rows; none once an error is seen (validation still goes on)."""
+    convert = _row_converter(index, default_currency, report.errors)
+    width = len(table.header)
+    errors = report.errors
+    seen_keys: set[str] = set()
+    lines: list[str] = []
+    new_keys: list[str] = []
+    rows = 0
+    for line_no, cells in table.rows:
+        rows += 1
+        if len(cells) != width:
+            if len(cells) > width:
+                errors.add(line_no, None, f"{len(cells)} fields but the header has {width}: a "
+                                          "value probably contains an unquoted comma; quote it")
+                continue
+            cells = cells + [""] * (width - len(cells))
+        row = convert(line_no, cells)
+        if row is None or errors:
+            continue
+        if row[0] not in seen_keys:
+            seen_keys.add(row[0])
+            new_keys.append(row[0])
+        text = SEP.join(row)
+        if text.count(SEP) != FIELDS - 1 or "\n" in text or "\r" in text or "\x1e" in text:
+            errors.add(line_no, None, "a value contains a line break or a control character; "
+                                      "remove it from the file")
+            continue
+        lines.append(text)
+        if len(lines) >= BATCH:
+            yield Batch("\n".join(lines), new_keys, table.position())
+            lines, new_keys = [], []
+    report.rows = rows
+    if lines and not errors:
+        yield Batch("\n".join(lines), new_keys, table.position())
+
+
+def _row_converter(index: dict[str, int], default_currency: str, errors: ErrorCollector):
+    """A function turning one row's cells into the 8 text fields, or None (errors recorded)."""
+    ia, idt, iam = index["account"], index["date"], index["amount"]
+    io, im, ic, icur = (index.get(c) for c in ("order_id", "margin", "category", "currency"))
+    dates: dict[object, str] = {}
+
+    def convert(line: int, cells: list) -> tuple[str, ...] | None:
+        ok = True
+        key = cells[ia].strip()
+        if not key:
+            errors.add(line, "account", "account key is empty; every order needs the account's key")
+            ok = False
+        raw_date = cells[idt]
+        iso = dates.get(raw_date)
+        if iso is None:
+            try:
+                iso = dates[raw_date] = parse_date(raw_date).isoformat()
+            except ValueError as exc:
+                errors.add(line, "date", str(exc))
+                ok = False
+        try:
+            amount = _amount_text(cells[iam])
+        except ValueError as exc:
+            errors.add(line, "amount", str(exc))
+            return None
+        order_id = cells[io].strip() if io is not None else ""
+        margin = cells[im].strip() if im is not None else ""
+        if margin:
+            try:
+                margin = _margin_text(margin, amount)
+            except ValueError as exc:
+                errors.add(line, "margin", str(exc))
+                ok = False
+        category = cells[ic].strip() if ic is not None else ""
+        raw_currency = cells[icur].strip() if icur is not None else ""
+        currency = default_currency
+        if raw_currency:
+            currency = CURRENCY_SYMBOLS.get(raw_currency.upper(), raw_currency.upper())
+            if len(currency) != 3 or not currency.isalpha():
+                errors.add(line, "currency", f"{raw_currency!r} is not a currency; use a "
+                                             "3-letter code like USD or CNY")
+                ok = False
+        if not ok:
+            return None
+        if order_id:
+            dedupe = "o:" + order_id
+        else:
+            content = SEP.join((key, iso, _canonical(amount), margin, category, raw_currency))
+            dedupe = "h:" + hashlib.blake2b(content.encode(), digest_size=16).hexdigest()
+        return key, iso, amount, order_id, margin, category, currency, dedupe
+
+    return convert
+
+
+def _amount_text(raw: object) -> str:
+    """An amount as exact decimal text with at most 4 places; plain numbers pass untouched."""
+    if isinstance(raw, str):
+        if _PLAIN(raw):
+            return raw
+        m = _SYMBOL_GROUPED(raw)  # ¥1,234.50: the next most common shape
+        # A lone group without decimals ("1,234") is ambiguous: parse_amount explains why.
+        if m and (m[3] or m[2].count(",") != 1):
+            return (m[1] or "") + m[2].replace(",", "") + (m[3] or "")
+    amount = parse_amount(raw).quantize(FOUR_PLACES, ROUND_HALF_EVEN)
+    if abs(amount) >= LIMIT:
+        raise ValueError(f"{raw!r} is too large for an amount (at most 14 digits before the point)")
+    return str(amount)
+
+
+def _canonical(text: str) -> str:
+    """One spelling per value (12.5 == 12.50), for content hashes."""
+    return str(Decimal(text).quantize(FOUR_PLACES))
+
+
+def _margin_text(raw: str, amount_text: str) -> str:
+    if raw.endswith("%"):
+        try:
+            pct = Decimal(raw[:-1].strip())
+        except ArithmeticError:
+            raise ValueError(f"{raw!r} is not a percentage; write 25% or an amount") from None
+        return str((Decimal(amount_text) * pct / 100).quantize(FOUR_PLACES, ROUND_HALF_EVEN))
+    return _amount_text(raw)
+
+
+def _convert_in_child(table: Table, index, default_currency: str,
+                      report: Converted) -> Iterator[Batch]:
+    """Read and convert in a second process while this one writes."""
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue(maxsize=4)
+    child = ctx.Process(target=_child_main, daemon=True,
+                        args=(str(table.path), table.encoding, index, default_currency, queue))
+    child.start()
+    try:
+        while (message := queue.get())[0] == "batch":
+            yield message[1]
+        _, report.rows, listed, total = message
+        for e in listed:
+            report.errors.add(e.line, e.column, e.reason)
+        report.errors.total = max(report.errors.total, total)
+    finally:
+        child.join(timeout=5)
+        if child.is_alive():
+            child.terminate()
+
+
+def _child_main(path: str, encoding: str, index, default_currency: str, queue) -> None:
+    report = Converted()
+    try:
+        table = open_table(Path(path), encoding=encoding)
+        try:
+            for batch in convert_rows(table, index, default_currency, report):
+                queue.put(("batch", batch))
+        finally:
+            table.close()
+    except ImportFailed as exc:
+        for e in exc.errors:
+            report.errors.add(e.line, e.column, e.reason)
+        report.errors.total = max(report.errors.total, exc.total)
+    queue.put(("end", report.rows, report.errors.errors, report.errors.total))
 
 
 def _drop_scan_index_if_big(conn: Connection, table: Table):
@@ -97,101 +262,26 @@ def _drop_scan_index_if_big(conn: Connection, table: Table):
     return lambda: index.create(conn)
 
 
-def _convert(line, cells, ia, idt, iam, optional, dates, errors, default_currency):
-    """One CSV row -> (account key, date, amount, order_id, margin, category, currency, key)."""
-    ok = True
-    key = cells[ia].strip()
-    if not key:
-        errors.add(line, "account", "account key is empty; every order needs the account's key")
-        ok = False
-    raw_date = cells[idt]
-    iso = dates.get(raw_date)
-    if iso is None:
-        try:
-            iso = dates[raw_date] = parse_date(raw_date).isoformat()
-        except ValueError as exc:
-            errors.add(line, "date", str(exc))
-            ok = False
-    try:
-        amount_text = _amount_text(cells[iam])
-    except ValueError as exc:
-        errors.add(line, "amount", str(exc))
-        return None
-    io, im, ic, icur = optional
-    order_id = cells[io].strip() if io is not None else ""
-    margin = None
-    if im is not None and (raw_margin := cells[im].strip()):
-        try:
-            margin = _parse_margin(raw_margin, amount_text)
-        except ValueError as exc:
-            errors.add(line, "margin", str(exc))
-            ok = False
-    category = cells[ic].strip() if ic is not None else ""
-    raw_currency = cells[icur].strip() if icur is not None else ""
-    currency = default_currency
-    if raw_currency:
-        currency = CURRENCY_SYMBOLS.get(raw_currency.upper(), raw_currency.upper())
-        if len(currency) != 3 or not currency.isalpha():
-            errors.add(line, "currency", f"{raw_currency!r} is not a currency; use a 3-letter "
-                                         "code like USD or CNY")
-            ok = False
-    if not ok:
-        return None
-    if order_id:
-        dedupe = "o:" + order_id
-    else:
-        content = "\x1f".join((key, iso, _canonical(amount_text), margin or "", category,
-                               raw_currency))
-        dedupe = "h:" + hashlib.blake2b(content.encode(), digest_size=16).hexdigest()
-    return (key, iso, amount_text, order_id or None, margin, category or None, currency, dedupe)
+def _create_accounts(conn: Connection, known: dict[str, int], keys: list[str]) -> int:
+    """Create the accounts in `keys` not seen before (named by their key); returns how many.
 
-
-def _amount_text(raw: object) -> str:
-    """An amount as exact decimal text with at most 4 places; plain numbers pass untouched."""
-    if isinstance(raw, str):
-        if _PLAIN(raw):
-            return raw
-        m = _SYMBOL_GROUPED(raw)  # ¥1,234.50: the next most common shape
-        # A lone group without decimals ("1,234") is ambiguous: parse_amount explains why.
-        if m and (m[3] or m[2].count(",") > 1):
-            return (m[1] or "") + m[2].replace(",", "") + (m[3] or "")
-    amount = parse_amount(raw).quantize(FOUR_PLACES, ROUND_HALF_EVEN)
-    if abs(amount) >= LIMIT:
-        raise ValueError(f"{raw!r} is too large for an amount (at most 14 digits before the point)")
-    return str(amount)
-
-
-def _canonical(text: str) -> str:
-    """One spelling per value (12.5 == 12.50), for content hashes."""
-    return str(Decimal(text).quantize(FOUR_PLACES))
-
-
-def _parse_margin(raw: str, amount_text: str) -> str:
-    if raw.endswith("%"):
-        try:
-            pct = Decimal(raw[:-1].strip())
-        except ArithmeticError:
-            raise ValueError(f"{raw!r} is not a percentage; write 25% or an amount") from None
-        return str((Decimal(amount_text) * pct / 100).quantize(FOUR_PLACES, ROUND_HALF_EVEN))
-    return _amount_text(raw)
-
-
-def _create_accounts(conn: Connection, accounts: dict[str, int], keys: set[str]) -> int:
-    """Create the accounts in `keys` not seen before (named by their key); returns how many."""
-    new = sorted(k for k in keys if k not in accounts)
-    if not new:
-        return 0
-    conn.execute(sa.insert(Account), [{"key": k, "name": k} for k in new])
-    for start in range(0, len(new), 1000):
-        chunk = new[start:start + 1000]
-        accounts.update(conn.execute(
-            sa.select(Account.key, Account.id).where(Account.key.in_(chunk))).all())
+    `known` maps every account key to its id and is kept up to date."""
+    new = [k for k in keys if k not in known]
+    if new:
+        conn.execute(sa.insert(Account), [{"key": k, "name": k} for k in new])
+        for start in range(0, len(new), 1000):
+            chunk = new[start:start + 1000]
+            known.update(conn.execute(
+                sa.select(Account.key, Account.id).where(Account.key.in_(chunk))).all())
     return len(new)
 
 
+_COLUMNS = "account_id, order_date, amount, order_id, margin, category, currency, dedupe_key"
+
+
 class _SqliteSink:
-    SQL = (f"INSERT INTO orders ({', '.join(ORDER_COLUMNS)}) VALUES "
-           f"({', '.join('?' * len(ORDER_COLUMNS))}) ON CONFLICT (dedupe_key) DO NOTHING")
+    SQL = (f"INSERT INTO orders ({_COLUMNS}) VALUES (?, ?, ?, NULLIF(?, ''), NULLIF(?, ''), "
+           "NULLIF(?, ''), ?, ?) ON CONFLICT (dedupe_key) DO NOTHING")
 
     def __init__(self, conn: Connection) -> None:
         self.cursor = conn.connection.driver_connection.cursor()
@@ -199,8 +289,11 @@ class _SqliteSink:
         self.cursor.execute("PRAGMA cache_size=-262144")
         self.inserted = 0
 
-    def write(self, batch: list[tuple]) -> None:
-        self.cursor.executemany(self.SQL, batch)
+    def write(self, text: str, account_ids: dict[str, int]) -> None:
+        rows = [line.split(SEP) for line in text.split("\n")]
+        for row in rows:
+            row[0] = account_ids[row[0]]
+        self.cursor.executemany(self.SQL, rows)
         self.inserted += self.cursor.rowcount
 
     def finish(self) -> int:
@@ -212,20 +305,21 @@ class _PostgresSink:
     def __init__(self, conn: Connection) -> None:
         self.cursor = conn.connection.driver_connection.cursor()
         self.cursor.execute(
-            "CREATE TEMP TABLE _orders_in (account_id integer, order_date date, "
-            "amount numeric(18,4), order_id varchar, margin numeric(18,4), category varchar, "
-            "currency varchar, dedupe_key varchar) ON COMMIT DROP")
+            "CREATE TEMP TABLE _orders_in (account text, order_date date, amount numeric(18,4), "
+            "order_id text, margin numeric(18,4), category text, currency text, dedupe_key text) "
+            "ON COMMIT DROP")
 
-    def write(self, batch: list[tuple]) -> None:
-        cols = ", ".join(ORDER_COLUMNS)
-        with self.cursor.copy(f"COPY _orders_in ({cols}) FROM STDIN") as copy:
-            for row in batch:
-                copy.write_row(row)
+    def write(self, text: str, account_ids: dict[str, int]) -> None:
+        # Keys become ids in the final INSERT ... JOIN, on the server.
+        with self.cursor.copy("COPY _orders_in FROM STDIN WITH (FORMAT csv, DELIMITER E'\\x1f', "
+                              "QUOTE E'\\x1e')") as copy:
+            copy.write(text + "\n")
 
     def finish(self) -> int:
-        cols = ", ".join(ORDER_COLUMNS)
-        self.cursor.execute(f"INSERT INTO orders ({cols}) SELECT {cols} FROM _orders_in "
-                            "ON CONFLICT (dedupe_key) DO NOTHING")
+        self.cursor.execute(
+            f"INSERT INTO orders ({_COLUMNS}) SELECT a.id, t.order_date, t.amount, t.order_id, "
+            "t.margin, t.category, t.currency, t.dedupe_key FROM _orders_in t "
+            "JOIN accounts a ON a.key = t.account ON CONFLICT (dedupe_key) DO NOTHING")
         inserted = self.cursor.rowcount
         self.cursor.execute("DROP TABLE _orders_in")
         self.cursor.close()

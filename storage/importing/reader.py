@@ -29,6 +29,7 @@ class Table:
     position: Callable[[], int]
     close: Callable[[], None]
     encoding: str | None = None
+    path: Path | None = None  # CSV only: lets a second process read the same file
 
     @property
     def big(self) -> bool:
@@ -91,8 +92,9 @@ def _open_csv(path: Path, encoding: str | None) -> Table:
         rows=rows(),
         total=path.stat().st_size,
         position=raw.tell,
-        close=raw.close,
+        close=text.close,  # owning the wrapper keeps it (and so `raw`) open until closed
         encoding=enc,
+        path=path,
     )
 
 
