@@ -3,8 +3,9 @@
 Generates an N-row orders export (default 5,000,000; 100,000 accounts; messy-ish values:
 thousands separators, currency signs, mixed date formats), then imports it with
 `tierbot import`'s code path in a child process per database, reporting rows/s and peak
-memory (max RSS of that child). In the same run it times the floor: a bare `csv.reader`
-pass over the same file, with no parsing and no database.
+memory (max RSS of that child). In the same run it times two floors: a bare `csv.reader`
+pass over the same file (reading alone), and sqlite3's `executemany` of the already
+converted rows into the same schema (writing alone, what any Python importer pays).
 
     .venv/bin/python bench/import_orders.py [--rows N] [--no-postgres] [--keep]
 Target (issue 2): >= 150,000 rows/s on SQLite on a 2-core machine, peak memory < 1 GB.
@@ -62,6 +63,46 @@ def baseline(path: Path) -> float:
     return time.perf_counter() - t
 
 
+def write_floor(path: Path) -> float:
+    """Seconds for sqlite3's executemany of the already-converted rows into the same schema:
+    what any importer written on Python's sqlite3 pays at least, measured in a child."""
+    out = subprocess.run([sys.executable, __file__, "--write-floor", str(path)], check=True,
+                         capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def write_floor_child(path: str) -> None:
+    sys.path.insert(0, str(ROOT))
+    from storage.engine import build_engine
+    from storage.importing.orders import Converted, _SqliteSink, convert_rows
+    from storage.importing.reader import open_table
+    from storage.migrate import upgrade
+
+    index = {"account": 0, "date": 1, "amount": 2, "order_id": 3, "margin": 4, "category": 5,
+             "currency": 6}
+    table = open_table(Path(path))
+    batches = [b.rows for b in convert_rows(table, index, "USD", False, Converted())]
+    keys = sorted({r[0] for rows in batches for r in rows})
+    ids = {k: i for i, k in enumerate(keys, 1)}
+    db = DATA / "bench_floor.db"
+    engine = build_engine(f"sqlite:///{db}")
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_orders_account_date_amount")  # as the import does
+        cur = conn.connection.driver_connection.cursor()
+        cur.executemany("INSERT INTO accounts (id, key, name) VALUES (?, ?, ?)",
+                        [(i, k, k) for k, i in ids.items()])
+        tuples = [[(ids[r[0]], *r[1:]) for r in rows] for rows in batches]
+        t = time.perf_counter()
+        for rows in tuples:
+            cur.executemany(_SqliteSink.SQL, rows)
+        elapsed = time.perf_counter() - t
+    engine.dispose()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    print(elapsed)
+
+
 def worker(url: str, path: str) -> None:
     """Runs in a child: init the schema, import, print timings as JSON."""
     sys.path.insert(0, str(ROOT))
@@ -103,10 +144,12 @@ def fresh_postgres() -> tuple[str, callable]:
     return f"{base}/{name}", drop
 
 
-def report(name: str, r: dict, floor: float) -> None:
+def report(name: str, r: dict, floor: float, write: float | None = None) -> None:
     rate = r["rows"] / r["seconds"]
+    vs_write = f", x{r['seconds'] / write:3.1f} the sqlite3 write floor" if write else ""
     print(f"{name:<11} {r['rows']:>10,} rows in {r['seconds']:7.1f} s = {rate:>9,.0f} rows/s "
-          f"(x{r['seconds'] / floor:4.1f} the csv.reader floor); peak RSS {r['maxrss_mb']:,.0f} MB; "
+          f"(x{r['seconds'] / floor:4.1f} the csv.reader floor{vs_write}); "
+          f"peak RSS {r['maxrss_mb']:,.0f} MB; "
           f"re-import {r['reimport_seconds']:.1f} s, {r['reimport_created']} created")
 
 
@@ -127,11 +170,14 @@ def main() -> None:
     floor = baseline(path)
     print(f"floor: csv.reader pass over {args.rows:,} rows in {floor:.1f} s "
           f"= {args.rows / floor:,.0f} rows/s")
+    write = write_floor(path)
+    print(f"floor: sqlite3 executemany of the converted rows, same schema: {write:.1f} s "
+          f"= {args.rows / write:,.0f} rows/s")
     db = DATA / "bench_import.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     try:
-        report("SQLite", run_child(f"sqlite:///{db}", path), floor)
+        report("SQLite", run_child(f"sqlite:///{db}", path), floor, write)
     finally:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
@@ -148,5 +194,7 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--worker":
         worker(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 3 and sys.argv[1] == "--write-floor":
+        write_floor_child(sys.argv[2])
     else:
         main()
