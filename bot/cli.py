@@ -140,6 +140,120 @@ def demo(
               "Reps to try: " + ", ".join(r["key"] for r in book.reps[:4]))
 
 
+def _scoring_config(settings: Settings):
+    from bot.scoring_config import load_scoring_config
+    from scoring.config import ConfigError
+
+    try:
+        return load_scoring_config(settings.tiers_path)
+    except ConfigError as exc:
+        err.print(f"Tier configuration error: {exc}", markup=False)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def score(as_of: Optional[str] = typer.Option(None, "--as-of",
+                                              help="Score as of this date (default today).")) -> None:
+    """Rescore the whole book, store a snapshot, and show tier counts and movements."""
+    from bot.scoring_jobs import rescore
+    from scoring.config import TIERS
+
+    settings = load_settings()
+    config = _scoring_config(settings)
+    day = _parse_cli_date(as_of, "--as-of") if as_of else date.today()
+    with store(settings) as engine:
+        result = rescore(engine, config, day)
+    total = sum(result.counts.values())
+    out.print(f"Scored {total:,} accounts as of {day} (run {result.run_id}).")
+    for tier in TIERS:
+        out.print(f"  {tier:<10} {result.counts.get(tier, 0):>7,}")
+    if result.first_run:
+        out.print("First snapshot: movements show from the next run on.")
+    elif not result.moves:
+        out.print("No tier movements since the previous snapshot.")
+    else:
+        out.print("Movements since the previous snapshot:")
+        for (src, dst), n in sorted(result.moves.items(), key=lambda kv: -kv[1]):
+            out.print(f"  {src:>10} -> {dst:<10} {n:>6,}")
+
+
+export_app = typer.Typer(help="Export data.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("scores")
+def export_scores(
+    fmt: str = typer.Option("csv", "--format", help="csv or json"),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="Write here instead of stdout."),
+) -> None:
+    """One row per account from the latest score snapshot."""
+    import csv
+    import io
+    import json
+
+    from storage.scores import EXPORT_COLUMNS, latest_snapshot_rows
+
+    if fmt not in ("csv", "json"):
+        err.print(f"--format must be csv or json, not {fmt!r}")
+        raise typer.Exit(2)
+    settings = load_settings()
+    with store(settings) as engine:
+        rows = latest_snapshot_rows(engine, settings.locale)
+    if not rows:
+        err.print("No scores yet: run `tierbot score` first.")
+        raise typer.Exit(1)
+    buffer = io.StringIO()
+    if fmt == "json":
+        json.dump(rows, buffer, ensure_ascii=False, indent=1, default=str)
+        buffer.write("\n")
+    else:
+        writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    if out_file:
+        out_file.write_text(buffer.getvalue(), encoding="utf-8")
+        err.print(f"Wrote {len(rows):,} accounts to {out_file}.")
+    else:
+        sys.stdout.write(buffer.getvalue())
+
+
+@app.command()
+def backtest(
+    as_of: str = typer.Option(..., "--as-of", help="Score with the data up to this date."),
+    horizon_days: int = typer.Option(90, "--horizon-days", min=7, help="Then look this far ahead."),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+) -> None:
+    """How well the churn risk predicted who stopped buying (vs recency alone)."""
+    import json
+
+    from bot.scoring_jobs import backtest as run_backtest
+
+    settings = load_settings()
+    config = _scoring_config(settings)
+    day = _parse_cli_date(as_of, "--as-of")
+    with store(settings) as engine:
+        result = run_backtest(engine, config, day, horizon_days)
+    if as_json:
+        out.print(json.dumps(result.as_dict()), markup=False, highlight=False)
+        return
+    rows = [
+        ("as of / horizon", f"{result.as_of} / {result.horizon_days} days"),
+        ("accounts (had ordered)", f"{result.accounts:,}"),
+        ("no order in the horizon", f"{result.churned:,} ({_pct(result.churned, result.accounts)})"),
+        ("ROC AUC, churn risk", f"{result.auc_risk:.3f}"),
+        ("ROC AUC, recency alone", f"{result.auc_recency:.3f}"),
+        ("top decile precision", f"{result.top_decile_precision:.1%}"),
+        ("top decile lift", f"{result.top_decile_lift:.2f}x"),
+        ("tiers moved by the horizon", f"{result.tier_moved_share:.1%}"),
+    ]
+    for label, value in rows:
+        out.print(f"  {label:<28} {value}", markup=False, highlight=False)
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{part / whole:.1%}" if whole else "n/a"
+
+
 def _parse_cli_date(value: str, option: str) -> date:
     try:
         return date.fromisoformat(value)

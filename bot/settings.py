@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     timezone: str = "UTC"
     locale: Literal["en", "zh"] = "en"
     currency: str = "USD"
+    # A tiers.toml of your own; empty means the shipped default (scoring/tiers.toml).
+    tiers_path: str = ""
 
     @field_validator("timezone")
     @classmethod

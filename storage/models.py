@@ -134,6 +134,9 @@ class ScoreSnapshot(SQLModel, table=True):
     account_id: int = Field(foreign_key="accounts.id")
     as_of: date
     tier: str = Field(max_length=16)
+    # The tier of the account's previous snapshot, and since when it has had this tier.
+    previous_tier: Optional[str] = Field(default=None, max_length=16)
+    tier_since: Optional[date] = None
     tier_rule: Optional[str] = Field(default=None, max_length=64)
     lifecycle: Optional[str] = Field(default=None, max_length=16)
     recency_days: Optional[int] = None

@@ -1,0 +1,37 @@
+"""Warnings in words a rep can act on, in English and Chinese."""
+from __future__ import annotations
+
+from scoring.warnings import Warning
+
+TEXT = {
+    "en": {
+        "spend_down_2q": "Spend fell two quarters in a row: down {drop_before_pct}% and then "
+                         "{drop_recent_pct}% (last quarter {last_quarter:,.2f}).",
+        "overdue": "No order for {days_since_order} days; this account usually orders every "
+                   "{usual_gap_days:.0f} days.",
+        "interactions_falling": "Contact is falling: {last_90} interactions in the last 90 days "
+                                "against {previous_90} in the 90 before.",
+        "low_activity": "The purchase model expects {expected_90d} orders in the next 90 days; "
+                        "this account placed {orders_12m} in the last 12 months (about "
+                        "{usual_90d} per 90 days).",
+        "low_p_alive": "The purchase model puts the chance this account is still buying at "
+                       "{p_alive_pct}%.",
+        "detractor": "Detractor NPS of {nps} in the last 90 days.",
+        "complaint": "{complaints} complaint(s) in the last 90 days.",
+    },
+    "zh": {
+        "spend_down_2q": "采购额连续2个季度下降：先降{drop_before_pct}%，再降{drop_recent_pct}%"
+                         "（上季度 {last_quarter:,.2f}）。",
+        "overdue": "已{days_since_order}天未下单；该客户通常每{usual_gap_days:.0f}天下单一次。",
+        "interactions_falling": "互动频次减少：近90天{last_90}次，之前90天{previous_90}次。",
+        "low_activity": "购买模型预计未来90天下单{expected_90d}次；该客户过去12个月下单{orders_12m}次"
+                        "（约每90天{usual_90d}次）。",
+        "low_p_alive": "购买模型估计该客户仍在采购的概率为{p_alive_pct}%。",
+        "detractor": "近90天净推荐值为{nps}（贬损者）。",
+        "complaint": "近90天有{complaints}次投诉。",
+    },
+}
+
+
+def describe(warning: Warning, locale: str = "en") -> str:
+    return TEXT.get(locale, TEXT["en"])[warning.code].format(**warning.params)
