@@ -1,0 +1,130 @@
+"""Scoring against the store: snapshots, movements, overrides, export, backtest, CLI."""
+import csv
+import io
+import json
+from datetime import date, datetime, timezone
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.scoring_config import load_scoring_config
+from bot.scoring_jobs import backtest, rescore
+from scoring.config import ConfigError
+from storage.demo import generate_demo, load_demo
+from storage.models import Account, Order, Rep, ScoreSnapshot, TierOverride
+from storage.scores import EXPORT_COLUMNS, latest_snapshot_rows, load_book
+
+TODAY = date(2026, 11, 22)
+
+
+@pytest.fixture
+def demo(engine):
+    load_demo(engine, generate_demo(accounts=120, seed=11, today=TODAY))
+    return engine
+
+
+def snapshot(engine, key):
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(ScoreSnapshot).join(Account, Account.id == ScoreSnapshot.account_id)
+            .where(Account.key == key).order_by(ScoreSnapshot.run_id.desc()).limit(1)).mappings().one()
+
+
+def test_book_uses_only_data_up_to_as_of(demo):
+    with demo.connect() as conn:
+        acme = conn.execute(sa.select(Account.id).where(Account.key == "ACME")).scalar_one()
+        dates = sorted(conn.execute(sa.select(Order.order_date).where(Order.account_id == acme)).scalars())
+    cut = dates[len(dates) // 2]
+    book = load_book(demo, cut)
+    i = book.account_id.tolist().index(acme)
+    assert book.last_order[i] == cut.toordinal()
+    assert book.order_days[i] == len({d for d in dates if d <= cut})
+
+
+def test_snapshots_movements_and_tier_since(demo):
+    cfg = load_scoring_config("")
+    first = rescore(demo, cfg, TODAY)
+    assert first.first_run and sum(first.counts.values()) == 120 and not first.moves
+    with demo.begin() as conn:
+        acme = conn.execute(sa.select(Account.id).where(Account.key == "ACME")).scalar_one()
+        mgr = conn.execute(sa.select(Rep.id).where(Rep.key == "mgr.sarah")).scalar_one()
+        before = snapshot(demo, "ACME")["tier"]
+        target = "potential" if before != "potential" else "key"
+        conn.execute(sa.insert(TierOverride).values(
+            account_id=acme, tier=target, reason="Board decision", set_by_id=mgr,
+            created_at=datetime(2026, 11, 22, tzinfo=timezone.utc)))
+    second = rescore(demo, cfg, date(2026, 11, 29))
+    assert second.moves[(before, target)] >= 1
+    snap = snapshot(demo, "ACME")
+    assert (snap["tier"], snap["previous_tier"], snap["tier_since"], snap["tier_rule"]) == (
+        target, before, date(2026, 11, 29), "override")
+    assert json.loads(snap["details"])["matched"]["reason"] == "Board decision"
+    third = rescore(demo, cfg, date(2026, 12, 6))
+    snap = snapshot(demo, "ACME")
+    assert snap["tier_since"] == date(2026, 11, 29)  # carried forward while unchanged
+    assert sum(third.counts.values()) == 120
+
+
+def test_export_has_every_column_and_reasons(demo):
+    rescore(demo, load_scoring_config(""), TODAY)
+    rows = latest_snapshot_rows(demo)
+    assert len(rows) == 120 and list(rows[0]) == list(EXPORT_COLUMNS)
+    warned = [r for r in rows if r["warnings"]]
+    assert warned and all(r["reasons"] for r in warned)
+    zh = latest_snapshot_rows(demo, "zh")
+    assert any("天" in r["reasons"] for r in zh if r["reasons"])
+
+
+def test_backtest_risk_ranks_better_than_recency(demo):
+    result = backtest(demo, load_scoring_config(""), date(2026, 8, 24), 90)
+    assert result.accounts > 100 and 0 < result.churned < result.accounts
+    assert result.auc_risk > result.auc_recency + 0.03
+    assert result.top_decile_lift > 1.5
+    assert 0 <= result.tier_moved_share <= 1
+
+
+runner = CliRunner()
+
+
+def test_cli_score_export_backtest(demo, db_url, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    env = {"TIERBOT_DATABASE_URL": db_url}
+    result = runner.invoke(app, ["export", "scores"], env=env)
+    assert result.exit_code == 1 and "run `tierbot score` first" in result.output
+    result = runner.invoke(app, ["score", "--as-of", "2026-11-22"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "Scored 120 accounts as of 2026-11-22" in result.output and "First snapshot" in result.output
+    result = runner.invoke(app, ["score", "--as-of", "2027-02-20"], env=env)
+    assert "Movements since the previous snapshot:" in result.output and " -> " in result.output
+    out = tmp_path / "scores.csv"
+    result = runner.invoke(app, ["export", "scores", "--out", str(out)], env=env)
+    assert result.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert len(rows) == 120 and set(EXPORT_COLUMNS) <= set(rows[0])
+    result = runner.invoke(app, ["export", "scores", "--format", "json"], env=env)
+    assert len(json.loads(result.stdout)) == 120
+    result = runner.invoke(app, ["backtest", "--as-of", "2026-08-24", "--json"], env=env)
+    figures = json.loads(result.stdout)
+    assert figures["auc_risk"] > figures["auc_recency"]
+    result = runner.invoke(app, ["backtest", "--as-of", "2026-08-24"], env=env)
+    assert "ROC AUC, churn risk" in result.output and "top decile lift" in result.output
+
+
+def test_bad_tier_config_is_explained(tmp_path, db_url, engine, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    bad = tmp_path / "tiers.toml"
+    bad.write_text((load_tiers_text()).replace('tier = "key"', 'tier = "vip"', 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match="tier 'vip' is not one of"):
+        load_scoring_config(str(bad))
+    result = runner.invoke(app, ["score"], env={"TIERBOT_DATABASE_URL": db_url,
+                                                "TIERBOT_TIERS_PATH": str(bad)})
+    assert result.exit_code == 2 and "Tier configuration error" in result.output
+    with pytest.raises(ConfigError, match="not a file"):
+        load_scoring_config(str(tmp_path / "missing.toml"))
+
+
+def load_tiers_text():
+    from importlib import resources
+    return resources.files("scoring").joinpath("tiers.toml").read_text(encoding="utf-8")
