@@ -17,11 +17,10 @@ NO_DATE = -1
 class Book:
     as_of: date
     account_id: np.ndarray          # int64
-    order_days: np.ndarray          # distinct days with an order, all time
+    orders_all: np.ndarray          # orders, all time (returns included)
     first_order: np.ndarray         # ordinal, NO_DATE if never ordered
     last_order: np.ndarray          # ordinal, NO_DATE if never ordered
     spend_all: np.ndarray
-    margin_all: np.ndarray
     orders_window: np.ndarray       # orders in the trailing window
     spend_window: np.ndarray
     spend_prev_window: np.ndarray   # the window before that

@@ -48,9 +48,10 @@ class BGNBD:
         r, alpha, a, b = self.r, self.alpha, self.a, self.b
         x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
         z = t / (alpha + T + t)
-        hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
-        head = (a + b + x - 1) / (a - 1)
-        body = 1.0 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp
+        with np.errstate(all="ignore"):  # overflow is handled below
+            hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
+            head = (a + b + x - 1) / (a - 1)
+            body = 1.0 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp
         log_d = self._log_delta_term(x, t_x, T)
         denom = 1.0 + np.where(x > 0, np.exp(np.minimum(log_d, 700)), 0.0)
         exact = head * body / denom

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
-from scipy.stats import rankdata
+from scoring.ranks import min_ranks
 
 from scoring.book import NO_DATE, Book
 from scoring.btyd import BGNBD, GammaGamma, fit_bgnbd, fit_gamma_gamma
@@ -50,7 +50,7 @@ def quintile_scores(values: np.ndarray) -> np.ndarray:
     n = len(values)
     if n == 0:
         return np.zeros(0, dtype=int)
-    ranks = rankdata(values, method="min")
+    ranks = min_ranks(values)
     return (1 + (5 * (ranks - 1)) // n).astype(int)
 
 
@@ -94,8 +94,8 @@ def _usual_gap(book: Book, min_orders: int) -> np.ndarray:
     """Mean days between order days over the account's history (nan with too few)."""
     span = (book.last_order - book.first_order).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        gap = span / (book.order_days - 1)
-    return np.where(book.order_days >= min_orders, gap, np.nan)
+        gap = span / (book.orders_all - 1)
+    return np.where(book.orders_all >= min_orders, gap, np.nan)
 
 
 def _lifecycle(book: Book, recency, gap, cfg) -> np.ndarray:
@@ -123,7 +123,7 @@ def _predictions(book: Book):
     nan = np.full(n, np.nan)
     ordered = book.last_order != NO_DATE
     today = book.as_of.toordinal()
-    x = np.maximum(book.order_days - 1, 0).astype(float)
+    x = np.maximum(book.orders_all - 1, 0).astype(float)
     t_x = (book.last_order - book.first_order) / WEEK
     T = (today - book.first_order) / WEEK
     idx = np.flatnonzero(ordered & (T > 0))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
+from scoring.ranks import average_ranks
 
 
 def roc_auc(score: np.ndarray, label: np.ndarray) -> float:
@@ -13,7 +13,7 @@ def roc_auc(score: np.ndarray, label: np.ndarray) -> float:
     pos, neg = int(label.sum()), int((~label).sum())
     if pos == 0 or neg == 0:
         return float("nan")
-    ranks = rankdata(score)
+    ranks = average_ranks(score)
     return float((ranks[label].sum() - pos * (pos + 1) / 2) / (pos * neg))
 
 

@@ -41,7 +41,7 @@ def find_warnings(book: Book, *, recency, gap, p_alive, expected_90d,
         "low_activity": ordered & ~np.isnan(expected_90d)
         & (book.orders_window >= cfg["min_orders_for_activity"])
         & (e90 < cfg["low_activity_ratio"] * own_rate_90d),
-        "low_p_alive": ordered & (book.order_days >= 2) & ~np.isnan(p_alive)
+        "low_p_alive": ordered & (book.orders_all >= 2) & ~np.isnan(p_alive)
         & (np.nan_to_num(p_alive, nan=1.0) < cfg["low_p_alive"]),
         "detractor": (book.nps_min_90 >= 0) & (book.nps_min_90 <= cfg["detractor_nps"]),
         "complaint": book.complaints_90 > 0,

@@ -150,6 +150,9 @@ class ScoreSnapshot(SQLModel, table=True):
     expected_orders_90d: Optional[float] = None
     next_order_date: Optional[date] = None
     clv_12m: Optional[float] = None
+    usual_gap_days: Optional[float] = None
+    expected_order_value: Optional[float] = None
+    next_visit_due: Optional[date] = Field(default=None, index=True)
     # JSON: warnings with codes, reasons and numbers; the values that matched the rule.
     details: Optional[str] = Field(default=None, sa_type=sa.Text)
 
