@@ -14,10 +14,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Create the environment, load the demo book into SQLite and show what is in it.
+# Create the environment, load the demo book into SQLite, score it and show the tiers.
 demo: $(STAMP)
 	$(BIN)/tierbot init
 	$(BIN)/tierbot demo --reset
+	$(BIN)/tierbot score
 
 # Create the environment and run the whole test suite
 # (PostgreSQL too when TIERBOT_TEST_POSTGRES_URL is set).
@@ -25,7 +26,9 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/import_orders.py
+	$(BIN)/python bench/score.py
 
 clean:
 	rm -rf $(VENV) tierbot.db tierbot.db-wal tierbot.db-shm

@@ -141,7 +141,7 @@ def duckdb_floor(data: dict) -> float:
     window, prev = AS_OF - timedelta(days=365), AS_OF - timedelta(days=730)
     q = [AS_OF - timedelta(days=91 * k) for k in range(4)]
     sql = f"""
-      SELECT account_id, count(DISTINCT order_date), min(order_date), max(order_date), sum(amount),
+      SELECT account_id, count(*), min(order_date), max(order_date), sum(amount),
         sum(CASE WHEN order_date > DATE '{window}' THEN 1 ELSE 0 END),
         sum(CASE WHEN order_date > DATE '{window}' THEN amount ELSE 0 END),
         sum(CASE WHEN order_date > DATE '{prev}' AND order_date <= DATE '{window}' THEN amount ELSE 0 END),

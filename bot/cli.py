@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Optional
 
@@ -135,8 +135,10 @@ def demo(
                   f"{t.revenue_12m:>14,.2f}, {t.quiet_accounts} accounts quiet for 120+ days",
                   markup=False, highlight=False)
     out.print("\nTry next:\n"
-              "  tierbot import orders examples/orders.csv --dry-run   # see how imports report\n"
-              "  tierbot demo --reset --seed 8                         # a different book\n"
+              "  tierbot score                        # tier every account, show counts and movements\n"
+              "  tierbot export scores | head         # tiers, RFM, churn risk, reasons per account\n"
+              f"  tierbot backtest --as-of {as_of - timedelta(days=90)}   # how well the risk predicted\n"
+              "  tierbot import orders examples/orders.csv --dry-run   # how imports report\n"
               "Reps to try: " + ", ".join(r["key"] for r in book.reps[:4]))
 
 
