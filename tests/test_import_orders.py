@@ -207,3 +207,23 @@ def test_big_import_rebuilds_the_scan_index_and_a_failed_one_keeps_it(engine, tm
         import_file(engine, "orders", bad)
     assert _scan_index_present(engine)
     assert count(engine, "orders") == 500 and count(engine, "accounts") == 7
+
+
+def test_big_files_report_progress(engine, tmp_path, monkeypatch):
+    from storage.importing import orders as orders_module
+    from storage.importing import reader
+
+    monkeypatch.setattr(reader, "BIG_CSV_BYTES", 100)
+    monkeypatch.setattr(orders_module, "BATCH", 50)
+    lines = "".join(f"K{i % 3},2026-02-01,{i},P{i}\n" for i in range(400))
+    path = write_csv(tmp_path / "o.csv", "account,date,amount,order_id\n" + lines)
+    seen = []
+
+    def factory(total):
+        seen.append(("total", total))
+        return lambda position: seen.append(position)
+
+    import_file(engine, "orders", path, progress=factory)
+    assert seen[0] == ("total", path.stat().st_size)
+    positions = seen[1:]
+    assert len(positions) == 8 and positions == sorted(positions) and positions[-1] <= path.stat().st_size

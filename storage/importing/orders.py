@@ -71,9 +71,9 @@ def import_orders(conn: Connection, table: Table, index: dict[str, int], summary
     rebuild = _drop_scan_index_if_big(conn, table)
     report = Converted(errors=errors)
     if table.big and table.path is not None:
-        batches = _convert_in_child(table, index, default_currency, copy_text, report)
+        batches = _convert_in_child(table, index, default_currency, copy_text, report, BATCH)
     else:
-        batches = convert_rows(table, index, default_currency, copy_text, report)
+        batches = convert_rows(table, index, default_currency, copy_text, report, BATCH)
     for batch in batches:
         summary.accounts_created += _create_accounts(conn, known, batch.new_keys)
         sink.write(batch.rows, known)
@@ -89,7 +89,7 @@ def import_orders(conn: Connection, table: Table, index: dict[str, int], summary
 
 
 def convert_rows(table: Table, index: dict[str, int], default_currency: str, copy_text: bool,
-                 report: Converted) -> Iterator[Batch]:
+                 report: Converted, batch_size: int = BATCH) -> Iterator[Batch]:
     """Batches of converted rows; none once an error is seen (validation still goes on)."""
     convert = _row_converter(index, default_currency, report.errors)
     width = len(table.header)
@@ -121,7 +121,7 @@ def convert_rows(table: Table, index: dict[str, int], default_currency: str, cop
             lines.append(text)
         else:
             lines.append(row)
-        if len(lines) >= BATCH:
+        if len(lines) >= batch_size:
             yield Batch(_pack(lines, copy_text), new_keys, table.position())
             lines, new_keys = [], []
     report.rows = rows
@@ -222,13 +222,13 @@ def _margin_text(raw: str, amount_text: str) -> str:
 
 
 def _convert_in_child(table: Table, index, default_currency: str, copy_text: bool,
-                      report: Converted) -> Iterator[Batch]:
+                      report: Converted, batch_size: int) -> Iterator[Batch]:
     """Read and convert in a second process while this one writes."""
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue(maxsize=4)
     child = ctx.Process(target=_child_main, daemon=True,
                         args=(str(table.path), table.encoding, index, default_currency, copy_text,
-                              queue))
+                              batch_size, queue))
     child.start()
     try:
         while (message := queue.get())[0] == "batch":
@@ -245,12 +245,13 @@ def _convert_in_child(table: Table, index, default_currency: str, copy_text: boo
 
 
 def _child_main(path: str, encoding: str, index, default_currency: str, copy_text: bool,
-                queue) -> None:
+                batch_size: int, queue) -> None:
     report = Converted()
     try:
         table = open_table(Path(path), encoding=encoding)
         try:
-            for batch in convert_rows(table, index, default_currency, copy_text, report):
+            for batch in convert_rows(table, index, default_currency, copy_text, report,
+                                      batch_size):
                 rows = batch.rows if copy_text else marshal.dumps(batch.rows)
                 queue.put(("batch", rows, batch.new_keys, batch.position))
         finally:

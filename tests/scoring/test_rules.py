@@ -1,0 +1,65 @@
+"""Each default tier rule, table-driven, through the rule engine with the shipped rules."""
+from datetime import date
+
+import numpy as np
+import pytest
+
+from scoring.config import ConfigError, parse_config
+from scoring.tiers import assign_tiers
+from tests.scoring.helpers import config
+
+BASE = dict(r_score=3, f_score=3, m_score=3, recency_days=20, frequency=6, monetary=5000.0,
+            churn_risk=10.0, p_alive=0.95, age_days=800, lifecycle="mature")
+
+CASES = [
+    ("valuable-going-quiet", "at-risk", dict(m_score=4, churn_risk=75.0)),
+    ("top-recent-frequent-high-spend", "strategic", dict(r_score=5, f_score=4, m_score=5)),
+    ("solid-regular-buyer", "key", dict()),
+    ("growing-firm", "key", dict(r_score=2, lifecycle="growing", m_score=3)),
+    ("high-spend-infrequent", "potential", dict(r_score=2, f_score=1, m_score=5)),
+    ("young-account", "potential", dict(r_score=2, f_score=1, m_score=1, lifecycle="new")),
+    ("everyone-else", "general", dict(r_score=1, f_score=2, m_score=2)),
+    # Edges: a new account is never at-risk; risk at 59.9 is not enough.
+    ("young-account", "potential", dict(r_score=2, m_score=3, f_score=1, churn_risk=90.0, lifecycle="new")),
+    ("solid-regular-buyer", "key", dict(churn_risk=59.9)),
+]
+
+
+def run(cases, previous=None):
+    values = {k: np.array([c[2].get(k, BASE[k]) for c in cases],
+                          dtype=object if k == "lifecycle" else float) for k in BASE}
+    ids = np.arange(1, len(cases) + 1)
+    return assign_tiers(ids, values, config(), previous or {}, {}, date(2026, 11, 22))
+
+
+def test_each_rule():
+    tiers, rules, matched = run(CASES)
+    assert list(zip(rules, tiers)) == [(c[0], c[1]) for c in CASES]
+    assert matched[0] == {"m_score": 4, "churn_risk": 75.0, "lifecycle": "mature"}
+
+
+def test_leaving_at_risk_needs_a_clear_margin():
+    case = [("", "", dict(m_score=4, churn_risk=55.0))]
+    assert run(case)[0][0] == "key"                          # newcomer at 55: not at-risk
+    assert run(case, previous={1: "at-risk"})[0][0] == "at-risk"  # incumbent stays until < 50
+    case = [("", "", dict(m_score=4, churn_risk=45.0))]
+    assert run(case, previous={1: "at-risk"})[0][0] == "key"
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d["rules"].append({"name": "x", "tier": "key", "when": [["m_score", ">=", 1]]}),
+     "last \\[\\[rules\\]\\] entry must have `when = \\[\\]`"),
+    (lambda d: d["rules"][0]["when"].append(["spend", ">=", 1]), "unknown field 'spend'"),
+    (lambda d: d["rules"][0]["when"].append(["m_score", "~", 1]), "unknown operator '~'"),
+    (lambda d: d["rules"][0]["when"].append(["lifecycle", ">=", "new"]), "lifecycle compares with"),
+    (lambda d: d["cadence_days"].pop("key"), "\\[cadence_days\\] needs"),
+    (lambda d: d["risk"].pop("overdue"), "\\[risk\\] needs numbers for: overdue"),
+])
+def test_config_errors_name_what_is_wrong(mutate, message):
+    import tomllib
+    from importlib import resources
+
+    data = tomllib.loads(resources.files("scoring").joinpath("tiers.toml").read_text("utf-8"))
+    mutate(data)
+    with pytest.raises(ConfigError, match=message):
+        parse_config(data)
