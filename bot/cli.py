@@ -157,14 +157,18 @@ def _scoring_config(settings: Settings):
 def score(as_of: Optional[str] = typer.Option(None, "--as-of",
                                               help="Score as of this date (default today).")) -> None:
     """Rescore the whole book, store a snapshot, and show tier counts and movements."""
-    from bot.scoring_jobs import rescore
+    from bot.scoring_jobs import NothingToScore, rescore
     from scoring.config import TIERS
 
     settings = load_settings()
     config = _scoring_config(settings)
     day = _parse_cli_date(as_of, "--as-of") if as_of else date.today()
     with store(settings) as engine:
-        result = rescore(engine, config, day)
+        try:
+            result = rescore(engine, config, day)
+        except NothingToScore as exc:
+            err.print(str(exc), markup=False)
+            raise typer.Exit(1) from None
     total = sum(result.counts.values())
     out.print(f"Scored {total:,} accounts as of {day} (run {result.run_id}).")
     for tier in TIERS:
@@ -228,13 +232,18 @@ def backtest(
     """How well the churn risk predicted who stopped buying (vs recency alone)."""
     import json
 
+    from bot.scoring_jobs import NothingToScore
     from bot.scoring_jobs import backtest as run_backtest
 
     settings = load_settings()
     config = _scoring_config(settings)
     day = _parse_cli_date(as_of, "--as-of")
     with store(settings) as engine:
-        result = run_backtest(engine, config, day, horizon_days)
+        try:
+            result = run_backtest(engine, config, day, horizon_days)
+        except NothingToScore as exc:
+            err.print(str(exc), markup=False)
+            raise typer.Exit(1) from None
     if as_json:
         out.print(json.dumps(result.as_dict()), markup=False, highlight=False)
         return

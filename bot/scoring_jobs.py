@@ -26,10 +26,20 @@ class ScoreRunResult:
     first_run: bool
 
 
+class NothingToScore(Exception):
+    """The book is empty, or has too little history for what was asked; says what to do."""
+
+
+MIN_BACKTEST_ACCOUNTS = 20
+
+
 def rescore(engine: Engine, config: ScoringConfig, as_of: date) -> ScoreRunResult:
     """Score the whole book as of `as_of` and store a snapshot per account."""
     previous = load_previous_tiers(engine)
     book = load_book(engine, as_of, window_days=config.window_days)
+    if len(book) == 0:
+        raise NothingToScore("There are no accounts yet. Import them first (tierbot import "
+                             "accounts FILE, or orders) or load the demo (tierbot demo).")
     scores = score_book(book, config, previous={a: p.tier for a, p in previous.items()},
                         overrides=load_overrides(engine, as_of))
     run_id, moves = save_snapshot(engine, scores, previous)
@@ -60,8 +70,12 @@ def backtest(engine: Engine, config: ScoringConfig, as_of: date, horizon_days: i
     alone, and counts how many tiers moved when rescored at the horizon's end."""
     end = as_of + timedelta(days=horizon_days)
     book = load_book(engine, as_of, window_days=config.window_days)
-    before = score_book(book, config)
     active = book.last_order != NO_DATE
+    if active.sum() < MIN_BACKTEST_ACCOUNTS:
+        raise NothingToScore(
+            f"Only {int(active.sum())} accounts had ordered by {as_of}; a backtest needs at "
+            f"least {MIN_BACKTEST_ACCOUNTS}. Pick a later --as-of.")
+    before = score_book(book, config)
     bought = _accounts_with_orders(engine, as_of, end)
     churned = ~np.isin(book.account_id, list(bought))
     later = score_book(load_book(engine, end, window_days=config.window_days), config,

@@ -128,3 +128,16 @@ def test_bad_tier_config_is_explained(tmp_path, db_url, engine, monkeypatch):
 def load_tiers_text():
     from importlib import resources
     return resources.files("scoring").joinpath("tiers.toml").read_text(encoding="utf-8")
+
+
+def test_empty_book_and_too_early_backtest_are_explained(engine, db_url, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    env = {"TIERBOT_DATABASE_URL": db_url}
+    result = runner.invoke(app, ["score"], env=env)
+    assert result.exit_code == 1 and "There are no accounts yet" in result.output
+    load_demo(engine, generate_demo(accounts=40, seed=3, today=TODAY))
+    result = runner.invoke(app, ["backtest", "--as-of", "2020-01-01"], env=env)
+    assert result.exit_code == 1
+    assert "Only 0 accounts had ordered by 2020-01-01" in result.output and "later --as-of" in result.output
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM score_runs")).scalar_one() == 0
