@@ -51,7 +51,7 @@ def _order_aggregates(engine: Engine, ids: np.ndarray, as_of, window_days, pos) 
     and psycopg release the GIL while the database works, so the ranges use both cores
     (a single shared in-memory SQLite connection runs them one after the other)."""
     n = len(ids)
-    stmt = _order_statement(as_of, window_days)
+    stmt = _order_statement(as_of, window_days, engine.dialect.name)
     o = Order.__table__.c
     bounds = [int(ids[len(ids) * k // PARALLEL]) for k in range(PARALLEL)] if n else []
     ranges = [(lo, bounds[k + 1] if k + 1 < len(bounds) else None) for k, lo in enumerate(bounds)]
@@ -62,6 +62,10 @@ def _order_aggregates(engine: Engine, ids: np.ndarray, as_of, window_days, pos) 
         if hi is not None:
             part = part.where(o.account_id < hi)
         with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                # One hash table entry per account: let it live in memory (this transaction
+                # only) instead of spilling to disk in batches as the 4 MB default makes it.
+                conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
             return conn.execute(part).all()
 
     if isinstance(engine.pool, StaticPool) or len(ranges) < 2:
@@ -72,22 +76,25 @@ def _order_aggregates(engine: Engine, ids: np.ndarray, as_of, window_days, pos) 
     return _to_columns([row for part in parts for row in part], n, pos)
 
 
-def _order_statement(as_of, window_days):
+def _order_statement(as_of, window_days, dialect: str):
     o = Order.__table__.c
+    # Scoring works in floats; on PostgreSQL summing NUMERIC exactly costs several times
+    # more than float8 over millions of rows (SQLite already stores amounts as REAL).
+    amount = sa.cast(o.amount, sa.Double) if dialect == "postgresql" else o.amount
     window = as_of - timedelta(days=window_days)
     prev_window = window - timedelta(days=window_days)
     q = [as_of - timedelta(days=QUARTER * k) for k in range(4)]
 
     # FILTER (WHERE ...) rather than SUM(CASE ...): 30% faster on SQLite, same on PostgreSQL.
     def spend(cond):
-        return sa.func.coalesce(sa.func.sum(o.amount).filter(cond), 0)
+        return sa.func.coalesce(sa.func.sum(amount).filter(cond), 0)
 
     stmt = (sa.select(
         # Only columns of the covering index (account_id, order_date, amount): no table
         # lookups. Orders are counted, not distinct days: same-day repeats are rare in B2B
         # and COUNT(DISTINCT) costs a sort per account.
         o.account_id, sa.func.count(), sa.func.min(o.order_date),
-        sa.func.max(o.order_date), sa.func.sum(o.amount),
+        sa.func.max(o.order_date), sa.func.sum(amount),
         sa.func.count().filter(o.order_date > window), spend(o.order_date > window),
         spend(_between(o.order_date, prev_window, window)),
         spend(_between(o.order_date, q[1], q[0])), spend(_between(o.order_date, q[2], q[1])),
