@@ -261,6 +261,90 @@ def backtest(
         out.print(f"  {label:<28} {value}", markup=False, highlight=False)
 
 
+def _services(settings: Settings, engine):
+    from bot.commands import Services
+
+    return Services(engine=engine, settings=settings, scoring=_scoring_config(settings))
+
+
+def _default_rep(engine) -> str:
+    """The first manager (the demo's team lead), else the first rep."""
+    import sqlalchemy as sa
+
+    from storage.models import Rep
+
+    with engine.connect() as conn:
+        key = conn.execute(sa.select(Rep.key).order_by((Rep.role != "manager"), Rep.id)
+                           .limit(1)).scalar()
+    if key is None:
+        err.print("There are no reps yet: import them (tierbot import reps FILE) or load the "
+                  "demo (tierbot demo).")
+        raise typer.Exit(1)
+    return key
+
+
+def _answer(services, rep: str, text: str, channel: str, locale: Optional[str]) -> str:
+    from bot.commands import Request, dispatch
+    from messages.render import render
+
+    reply = dispatch(Request("console", rep, text, channel=channel, locale=locale), services)
+    return render(reply.template, reply.context, channel=channel, locale=reply.locale)
+
+
+@app.command()
+def ask(
+    text: str = typer.Argument(..., help='The command, e.g. "/tier ACME" or "/分层 华锐".'),
+    as_rep: Optional[str] = typer.Option(None, "--as", help="Rep key to act as (default: first manager)."),
+    channel: str = typer.Option("text", help="Render as this channel would receive it: text."),
+    locale: Optional[str] = typer.Option(None, help="en or zh (default: the rep's own)."),
+) -> None:
+    """Run one chat command and print exactly what the channel would receive."""
+    if channel != "text":
+        err.print(f"--channel {channel}: only 'text' is available so far (Slack and WeCom "
+                  "rendering come with their adapters).")
+        raise typer.Exit(2)
+    settings = load_settings()
+    with store(settings) as engine:
+        services = _services(settings, engine)
+        print(_answer(services, as_rep or _default_rep(engine), text, channel, locale))
+
+
+@app.command()
+def console(
+    as_rep: Optional[str] = typer.Option(None, "--as", help="Rep key to act as (default: first manager)."),
+    locale: Optional[str] = typer.Option(None, help="en or zh (default: the rep's own)."),
+) -> None:
+    """An interactive chat with tierbot in the terminal (the same dispatch as Slack and WeCom)."""
+    import readline
+    from pathlib import Path as _Path
+
+    settings = load_settings()
+    history = _Path.home() / ".tierbot_history"
+    try:
+        readline.read_history_file(history)
+    except OSError:
+        pass
+    with store(settings) as engine:
+        services = _services(settings, engine)
+        rep = as_rep or _default_rep(engine)
+        out.print(f"tierbot console as {rep}. Type /help for commands, /quit or Ctrl-D to leave.",
+                  markup=False)
+        while True:
+            try:
+                line = input(f"{rep}> ").strip()
+            except (EOFError, KeyboardInterrupt):
+                print()
+                break
+            if line in ("/quit", "/exit", "quit", "exit"):
+                break
+            if line:
+                print(_answer(services, rep, line, "text", locale))
+    try:
+        readline.write_history_file(history)
+    except OSError:
+        pass
+
+
 def _pct(part: int, whole: int) -> str:
     return f"{part / whole:.1%}" if whole else "n/a"
 

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     currency: str = "USD"
     # A tiers.toml of your own; empty means the shipped default (scoring/tiers.toml).
     tiers_path: str = ""
+    # Which accounts a rep may read: own, team (their manager's team) or all.
+    visibility: Literal["own", "team", "all"] = "team"
 
     @field_validator("timezone")
     @classmethod

@@ -1,0 +1,98 @@
+"""Reading accounts: /tier, /at-risk, /help."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from bot.commands.core import Reply, Request, Services, UserError
+from bot.commands.people import Person, check_can_read, visible_owner_ids
+from scoring.explain import describe
+from scoring.warnings import Warning
+from storage.cards import account_card, at_risk_accounts
+from storage.models import Account
+
+WHY_WORDS = {"why", "为什么", "原因", "详情"}
+SCOPE_WORDS = {"mine": "own", "我的": "own", "team": "team", "团队": "team", "all": "all",
+               "全部": "all"}
+MAX_LIST = 50
+
+
+@dataclass(frozen=True)
+class Context:
+    person: Person
+    services: Services
+    locale: str
+    request: Request
+
+
+def find_account(query: str, ctx: Context):
+    """The one account `query` names among those the person may see, or a UserError."""
+    result = ctx.services.accounts().find(query)
+    owners = visible_owner_ids(ctx.person, ctx.services)
+    matches = result.matches
+    if owners is not None and matches:
+        with ctx.services.engine.connect() as conn:
+            owner_of = dict(conn.execute(sa.select(Account.id, Account.owner_id).where(
+                Account.id.in_([m.account_id for m in matches]))).all())
+        visible = [m for m in matches if owner_of.get(m.account_id) in owners]
+        if result.status == "one" and not visible:
+            raise UserError("not_your_account")
+        matches = visible
+    if result.status == "one" and matches:
+        return matches[0]
+    if result.status == "several" and len(matches) == 1:
+        return matches[0]
+    if result.status == "several" and matches:
+        raise UserError("choose", query=query, matches=[(m.key, m.name) for m in matches])
+    raise UserError("no_account", query=query,
+                    suggestions=[(m.key, m.name) for m in matches[:3]])
+
+
+def tier(args: list[str], ctx: Context) -> Reply:
+    why = len(args) > 1 and args[-1].casefold() in WHY_WORDS
+    query = " ".join(args[:-1] if why else args)
+    if not query:
+        raise UserError("usage", command="tier")
+    match = find_account(query, ctx)
+    check_can_read(ctx.person, ctx.services, match.account_id)
+    card = account_card(ctx.services.engine, match.account_id)
+    snapshot = card["snapshot"]
+    if snapshot is None:
+        raise UserError("not_scored", key=match.key, name=match.name)
+    details = snapshot["details"]
+    warnings = [describe(Warning(w["code"], w["params"]), ctx.locale)
+                for w in details.get("warnings", [])]
+    playbook = ctx.services.scoring.playbook.get(snapshot["tier"], {})
+    return Reply("tier", {
+        "card": card, "s": snapshot, "why": why, "warnings": warnings,
+        "matched": details.get("matched", {}),
+        "playbook": playbook.get(ctx.locale) or playbook.get("en", []),
+        "currency": ctx.services.settings.currency, "today": ctx.services.today(),
+    })
+
+
+def at_risk(args: list[str], ctx: Context) -> Reply:
+    scope, limit = None, 10
+    for word in args:
+        if word.casefold() in SCOPE_WORDS:
+            scope = SCOPE_WORDS[word.casefold()]
+        elif word.isdigit():
+            limit = min(int(word), MAX_LIST)
+        else:
+            raise UserError("usage", command="at-risk")
+    if scope is None:
+        scope = {"rep": "own", "manager": "team"}.get(ctx.person.role, "all")
+    owners = visible_owner_ids(ctx.person, ctx.services, scope)
+    rows = at_risk_accounts(ctx.services.engine, owners, min_risk=60.0, limit=max(limit, 1))
+    for row in rows:
+        first = row["details"].get("warnings", [])[:1]
+        row["reason"] = describe(Warning(first[0]["code"], first[0]["params"]), ctx.locale) \
+            if first else ""
+    return Reply("at_risk", {"rows": rows, "scope": scope, "limit": limit,
+                             "currency": ctx.services.settings.currency})
+
+
+def help_command(args: list[str], ctx: Context) -> Reply:
+    topic = args[0].lstrip("/").casefold() if args else None
+    return Reply("help", {"topic": topic})

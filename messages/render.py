@@ -1,0 +1,85 @@
+"""One renderer for every reply: `render(template, context, channel=, locale=)`.
+
+Templates live in `templates/<channel>/<locale>/<name>.j2`, falling back to `en`. Jinja
+runs with StrictUndefined (a missing value is a bug, not an empty string) and
+autoescaping off: each channel escapes user text through its own filter (`esc`), so a
+note can never mention @channel or break the format.
+"""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+TEMPLATES = Path(__file__).parent / "templates"
+CHANNELS = ("text", "slack", "wecom")
+LOCALES = ("en", "zh")
+CURRENCY_SIGNS = {"USD": "$", "CNY": "¥", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}
+
+
+def escape_text(value: object) -> str:
+    """Console: strip control characters (ANSI escapes included) so output can't be spoofed."""
+    return "".join(ch for ch in str(value) if ch in "\n\t" or ch.isprintable())
+
+
+def escape_slack(value: object) -> str:
+    """Slack mrkdwn: &, < and > escaped, so <!channel> and <@U123> stay plain text."""
+    return escape_text(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape_wecom(value: object) -> str:
+    """WeCom markdown: markup characters and @ defused, so text can't format or mention."""
+    out = escape_text(value)
+    for ch in "\\`*_[]<>#~|":
+        out = out.replace(ch, "\\" + ch)
+    return out.replace("@", "＠")
+
+
+ESCAPES = {"text": escape_text, "slack": escape_slack, "wecom": escape_wecom}
+
+
+def money(value: object, currency: str = "USD", locale: str = "en") -> str:
+    if value is None:
+        return "—"
+    amount = Decimal(str(value))
+    sign = CURRENCY_SIGNS.get(currency, currency + " ")
+    if locale == "zh" and abs(amount) >= 10_000:
+        return f"{sign}{amount / 10_000:,.1f}万"
+    return f"{sign}{amount:,.0f}" if abs(amount) >= 1000 else f"{sign}{amount:,.2f}"
+
+
+def day(value: date | str | None, locale: str = "en") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        value = date.fromisoformat(value)
+    if locale == "zh":
+        return f"{value.year}年{value.month}月{value.day}日"
+    return value.strftime("%-d %b %Y")
+
+
+def pct(value: float | None, digits: int = 0) -> str:
+    return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+
+@lru_cache(maxsize=None)
+def _environment(channel: str, locale: str) -> jinja2.Environment:
+    paths = [TEMPLATES / channel / locale, TEMPLATES / channel / "en"]
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader([str(p) for p in paths]),
+                             undefined=jinja2.StrictUndefined, autoescape=False,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
+    env.filters["esc"] = ESCAPES[channel]
+    env.filters["money"] = lambda v, cur="USD": money(v, cur, locale)
+    env.filters["day"] = lambda v: day(v, locale)
+    env.filters["pct"] = pct
+    return env
+
+
+def render(template: str, context: dict, *, channel: str = "text", locale: str = "en") -> str:
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}")
+    locale = locale if locale in LOCALES else "en"
+    return _environment(channel, locale).get_template(f"{template}.j2").render(**context).strip()

@@ -1,0 +1,183 @@
+"""The command layer as chat users meet it: transcripts, permissions, escaping, failures."""
+import logging
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from bot.commands import Request, Services, dispatch
+from bot.scoring_config import load_scoring_config
+from bot.scoring_jobs import rescore
+from bot.settings import Settings
+from messages.render import escape_slack, escape_wecom, render
+from storage.demo import generate_demo, load_demo
+from storage.models import Account, Interaction, Rep
+
+TODAY = date(2026, 11, 22)
+
+
+@pytest.fixture
+def services(engine):
+    load_demo(engine, generate_demo(accounts=80, seed=5, today=TODAY))
+    rescore(engine, load_scoring_config(""), TODAY)
+    return make_services(engine)
+
+
+def make_services(engine, **settings):
+    return Services(engine=engine, settings=Settings(database_url="sqlite://", **settings),
+                    scoring=load_scoring_config(""), today=lambda: TODAY)
+
+
+def ask(services, text, rep="mgr.sarah", locale=None, platform="console"):
+    reply = dispatch(Request(platform, rep, text, locale=locale), services)
+    return reply, render(reply.template, reply.context, channel="text", locale=reply.locale)
+
+
+def owner_of(engine, key):
+    with engine.connect() as conn:
+        return conn.execute(sa.select(Rep.key).join(Account, Account.owner_id == Rep.id)
+                            .where(Account.key == key)).scalar_one()
+
+
+def test_tier_card_in_english(services):
+    reply, text = ask(services, "/tier ACME")
+    assert reply.template == "tier"
+    lines = text.splitlines()
+    assert lines[0] == "ACME Corp (ACME) · owner Tom Baker"
+    assert lines[1].startswith("Tier: ") and "since 22 Nov 2026" in lines[1]
+    assert lines[2].startswith("Why: rule ")
+    assert any(line.startswith("RFM: R") for line in lines)
+    assert "Suggested next steps" in text and "Next visit due: " in text
+
+
+def test_tier_card_in_chinese_by_alias_and_chinese_command(services):
+    reply, text = ask(services, "/分层 华锐 为什么", rep="mgr.li")
+    assert reply.locale == "zh"  # the rep's own language
+    assert text.splitlines()[0] == "上海华锐精密制造有限公司（CN-0001）· 负责人 张敏"
+    assert "分层：" in text and "生命周期：" in text and "详细：" in text and "建议动作" in text
+
+
+def test_same_command_without_slash_and_in_other_case(services):
+    _, with_slash = ask(services, "/tier ACME")
+    _, bare = ask(services, "TIER acme")
+    assert bare == with_slash
+
+
+def test_why_adds_the_breakdown(services):
+    _, short = ask(services, "/tier ACME")
+    _, full = ask(services, "/tier ACME why")
+    assert "Full breakdown:" not in short and "Full breakdown:" in full
+    assert "P(still buying)" in full
+
+
+def test_several_matches_ask_to_choose_and_none_suggests(services):
+    with services.engine.connect() as conn:
+        names = conn.execute(sa.select(Account.name).where(Account.key.like("US-%"))).scalars().all()
+    first_word = max({n.split()[0] for n in names}, key=lambda w: sum(n.startswith(w + " ") for n in names))
+    reply, text = ask(services, f"/tier {first_word}", rep="admin")
+    assert reply.context["code"] == "choose"
+    assert "Which one? Type /tier with its key:" in text
+    assert len(reply.context["matches"]) >= 2
+    reply, text = ask(services, "/tier qqqqxxxx", rep="admin")
+    assert reply.context["code"] == "no_account" and 'no account matching "qqqqxxxx"' in text
+
+
+@pytest.mark.parametrize("visibility, rep, key, allowed", [
+    # ACME belongs to rep.tom (mgr.sarah's team); CN-0001 to rep.zhang (mgr.li's team).
+    ("team", "rep.tom", "ACME", True),
+    ("team", "rep.priya", "ACME", True),       # same team
+    ("team", "rep.zhang", "ACME", False),      # other team
+    ("own", "rep.priya", "ACME", False),       # team-mate, but own-only
+    ("own", "rep.tom", "ACME", True),
+    ("all", "rep.zhang", "ACME", True),
+    ("own", "mgr.sarah", "ACME", True),        # managers always see their team
+    ("own", "mgr.li", "ACME", False),
+    ("own", "admin", "CN-0001", True),         # admins see everything
+])
+def test_read_permissions(services, visibility, rep, key, allowed):
+    svc = make_services(services.engine, visibility=visibility)
+    reply, text = ask(svc, f"/tier {key}", rep=rep, locale="en")
+    if allowed:
+        assert reply.template == "tier", text
+    else:
+        assert reply.context.get("code") == "not_your_account"
+        assert text == "That's not your account, so I can't show it. Ask its owner or your manager."
+        assert key not in text
+
+
+def test_at_risk_scopes(services):
+    reply, text = ask(services, "/at-risk", rep="rep.tom")
+    assert reply.context["scope"] == "own"
+    assert all(r["owner"] == "Tom Baker" for r in reply.context["rows"])
+    reply, _ = ask(services, "/at-risk all 3", rep="admin")
+    assert reply.context["scope"] == "all" and len(reply.context["rows"]) <= 3
+    assert all(r["churn_risk"] >= 60 or r["tier"] == "at-risk" for r in reply.context["rows"])
+    stakes = [r["stake"] for r in reply.context["rows"]]
+    assert stakes == sorted(stakes, reverse=True)
+    reply, text = ask(services, "/at-risk all", rep="rep.tom")
+    assert reply.context["code"] == "scope_not_allowed" and "Try /at-risk team" in text
+    reply, text = ask(services, "/风险 团队", rep="mgr.li")
+    assert reply.context["scope"] == "team" and ("流失风险客户" in text or "没有流失风险" in text)
+
+
+def test_unknown_user_gets_told_how_to_get_added_and_nothing_else(services):
+    reply, text = ask(services, "/tier ACME", rep="U999", platform="slack")
+    assert reply.context["code"] == "unknown_user"
+    assert "Ask your tierbot admin to add you" in text and "ACME" not in text
+
+
+def test_unknown_command_and_usage(services):
+    _, text = ask(services, "/frobnicate now")
+    assert 'I don\'t know the command "/frobnicate"' in text and "/tier" in text
+    reply, text = ask(services, "/tier")
+    assert reply.context["code"] == "usage" and "/tier <account> [why]" in text
+    _, text = ask(services, "/at-risk lots")
+    assert "/at-risk [mine|team|all] [N]" in text
+
+
+def test_help_in_both_languages(services):
+    _, en = ask(services, "/help", locale="en")
+    _, zh = ask(services, "/帮助", locale="zh")
+    assert "/tier <account> [why]" in en and "/分层 <客户> [为什么]" in zh
+
+
+def test_unexpected_failure_is_an_apology_with_a_reference(services, caplog):
+    with services.engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE tier_overrides"))
+    with caplog.at_level(logging.ERROR, logger="tierbot.commands"):
+        reply, text = ask(services, "/tier ACME")
+    assert reply.template == "oops"
+    ref = reply.context["ref"]
+    assert ref in text and "Traceback" not in text and "tier_overrides" not in text
+    assert any(ref in r.getMessage() for r in caplog.records)
+
+
+def test_not_scored_yet(engine):
+    load_demo(engine, generate_demo(accounts=10, seed=5, today=TODAY))
+    reply, text = ask(make_services(engine), "/tier ACME")
+    assert reply.context["code"] == "not_scored" and "tierbot score" in text
+
+
+HOSTILE = ["<!channel> pay me", "@all 紧急", "*bold* _it_ `code` [x](http://evil)",
+           "{{ 7*7 }} {% raw %}", "\x1b[31mred\x1b[0m", "مرحبا \u202e RTL", "🔥" * 20,
+           "x" * 10_000]
+
+
+@pytest.mark.parametrize("summary", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_notes_are_shown_as_plain_text(services, summary):
+    with services.engine.begin() as conn:
+        acme = conn.execute(sa.select(Account.id).where(Account.key == "ACME")).scalar_one()
+        conn.execute(sa.insert(Interaction).values(
+            account_id=acme, kind="visit", occurred_on=TODAY, summary=summary, source="test",
+            idempotency_key=f"hostile-{hash(summary)}"))
+    reply, text = ask(services, "/tier ACME")
+    line = next(l for l in text.splitlines() if l.startswith("Last contact:"))
+    assert "\x1b" not in line and "49" not in line
+    assert len(line) < 200  # long notes are cut, not dumped
+    assert line.startswith("Last contact: 22 Nov 2026, visit")
+
+
+def test_channel_escapers():
+    assert escape_slack("<!channel> & <@U1>") == "&lt;!channel&gt; &amp; &lt;@U1&gt;"
+    wecom = escape_wecom("@all *bold* [link](x) <font>")
+    assert "@" not in wecom and "\\*bold\\*" in wecom and "\\[link\\]" in wecom and "\\<font\\>" in wecom
