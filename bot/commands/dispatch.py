@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from bot.commands import accounts as account_commands
+from bot.commands import logbook
 from bot.commands.core import Reply, Request, Services, UserError
 from bot.commands.people import identify
 
@@ -23,6 +24,9 @@ class Command:
 COMMANDS = [
     Command("tier", ("分层",), account_commands.tier),
     Command("at-risk", ("风险", "atrisk", "at_risk"), account_commands.at_risk),
+    Command("visit", ("拜访", "log"), logbook.visit),
+    Command("due", ("待办",), logbook.due),
+    Command("feedback", ("反馈",), logbook.feedback),
     Command("help", ("帮助", "tierbot-help", "?"), account_commands.help_command),
 ]
 _BY_WORD = {word: c for c in COMMANDS for word in (c.name, *c.aliases)}

@@ -1,0 +1,81 @@
+"""What reps log from chat (visits, calls, feedback) and what falls due from it."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from storage.models import Account, Feedback, Interaction, ScoreRun, ScoreSnapshot
+
+
+def log_interaction(engine: Engine, *, account_id: int, rep_id: int, kind: str, occurred_on: date,
+                    summary: str, next_date: date | None, source: str,
+                    idempotency_key: str) -> tuple[dict, bool]:
+    """Store an interaction once per idempotency key: (the stored row, whether it is new).
+
+    A platform retry carries the same key: the unique index turns the second insert into
+    a no-op, and the caller gets the row stored the first time."""
+    values = dict(account_id=account_id, rep_id=rep_id, kind=kind, occurred_on=occurred_on,
+                  summary=summary, next_date=next_date, source=source,
+                  idempotency_key=idempotency_key)
+    created = True
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.insert(Interaction).values(**values))
+    except sa.exc.IntegrityError:
+        created = False
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(Interaction).where(
+            Interaction.idempotency_key == idempotency_key)).mappings().one()
+    return dict(row), created
+
+
+def add_feedback(engine: Engine, *, account_id: int, kind: str, score: int | None,
+                 comment: str | None, given_on: date, dedupe_key: str) -> bool:
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.insert(Feedback).values(account_id=account_id, kind=kind, score=score,
+                                                    comment=comment, given_on=given_on,
+                                                    dedupe_key=dedupe_key))
+    except sa.exc.IntegrityError:
+        return False
+    return True
+
+
+def visits_due(engine: Engine, owner_id: int | None, today: date, cadence: dict[str, int],
+               account_id: int | None = None) -> list[dict]:
+    """The owner's accounts with the date each is due a visit, oldest first.
+
+    Due = the next date the rep planned at the last contact, else the last contact plus
+    the tier's cadence (tier from the latest score), else today for accounts never
+    contacted. Live from the interaction log, so a visit logged a minute ago counts."""
+    with engine.connect() as conn:
+        run = conn.execute(sa.select(ScoreRun.id).order_by(ScoreRun.as_of.desc(),
+                                                           ScoreRun.id.desc()).limit(1)).scalar()
+        touches = (sa.select(Interaction.account_id,
+                             sa.func.max(Interaction.occurred_on).label("last"),
+                             sa.func.max(Interaction.next_date).label("planned"))
+                   .where(Interaction.occurred_on <= today)
+                   .group_by(Interaction.account_id).subquery())
+        stmt = (sa.select(Account.id, Account.key, Account.name, ScoreSnapshot.tier,
+                          touches.c.last, touches.c.planned)
+                .outerjoin(ScoreSnapshot, sa.and_(ScoreSnapshot.account_id == Account.id,
+                                                  ScoreSnapshot.run_id == run))
+                .outerjoin(touches, touches.c.account_id == Account.id))
+        if owner_id is not None:
+            stmt = stmt.where(Account.owner_id == owner_id)
+        if account_id is not None:
+            stmt = stmt.where(Account.id == account_id)
+        rows = [dict(r) for r in conn.execute(stmt).mappings()]
+    for r in rows:
+        tier = r["tier"] or "general"
+        if r["planned"] and (r["last"] is None or r["planned"] > r["last"]):
+            r["due"] = r["planned"]
+        elif r["last"]:
+            r["due"] = r["last"] + timedelta(days=cadence.get(tier, 90))
+        else:
+            r["due"] = today
+        r["tier"] = tier
+        r["days_overdue"] = (today - r["due"]).days
+    return sorted(rows, key=lambda r: (r["due"], r["key"]))
