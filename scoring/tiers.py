@@ -60,16 +60,19 @@ def assign_tiers(account_id: np.ndarray, values: dict, config: ScoringConfig,
         open_ &= ~hit
     rules, matched = [], []
     for k, a in enumerate(account_id.tolist()):
+        rule = config.rules[rule_index[k]]
+        model = {c.field: _plain(values[c.field][k]) for c in rule.when}
         override = overrides.get(int(a))
         if override and (override.expires_on is None or override.expires_on >= as_of):
+            # The model's own verdict is kept, so clearing the override can restore it.
+            matched.append({"reason": override.reason, "by": override.by,
+                            "until": override.expires_on.isoformat() if override.expires_on else None,
+                            "model": {"tier": str(tier[k]), "rule": rule.name, "matched": model}})
             tier[k] = override.tier
             rules.append("override")
-            matched.append({"reason": override.reason, "by": override.by,
-                            "until": override.expires_on.isoformat() if override.expires_on else None})
             continue
-        rule = config.rules[rule_index[k]]
         rules.append(rule.name)
-        matched.append({c.field: _plain(values[c.field][k]) for c in rule.when})
+        matched.append(model)
     return tier, rules, matched
 
 

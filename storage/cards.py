@@ -16,7 +16,7 @@ def _latest_run(conn) -> int | None:
                                                         ScoreRun.id.desc()).limit(1)).scalar()
 
 
-def account_card(engine: Engine, account_id: int) -> dict:
+def account_card(engine: Engine, account_id: int, today=None) -> dict:
     """The account, its owner, its latest snapshot, last order, last interaction, override."""
     owner = aliased(Rep)
     with engine.connect() as conn:
@@ -46,6 +46,8 @@ def account_card(engine: Engine, account_id: int) -> dict:
                       setter.name.label("by"))
             .outerjoin(setter, setter.id == TierOverride.set_by_id)
             .where(TierOverride.account_id == account_id, TierOverride.cleared_at.is_(None))
+            .where(sa.or_(TierOverride.expires_on.is_(None), today is None,
+                          TierOverride.expires_on >= today))
             .order_by(TierOverride.created_at.desc(), TierOverride.id.desc()).limit(1)).mappings().first()
     snap = dict(snapshot) if snapshot else None
     if snap:

@@ -192,3 +192,17 @@ class Delivery(SQLModel, table=True):
     last_error: Optional[str] = Field(default=None, sa_type=sa.Text)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     sent_at: Optional[datetime] = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who changed what from chat, and when (reassignments, overrides)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (sa.Index("ix_audit_account_at", "account_id", "at"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    actor_id: Optional[int] = Field(default=None, foreign_key="reps.id")
+    action: str = Field(max_length=32)
+    account_id: Optional[int] = Field(default=None, foreign_key="accounts.id")
+    details: Optional[str] = Field(default=None, sa_type=sa.Text)

@@ -243,9 +243,15 @@ def _floats(values: np.ndarray, digits: int) -> list:
 
 def _details(scores: Scores) -> list[str]:
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    return [dumps({"matched": matched,
-                   "warnings": [{"code": w.code, "params": w.params} for w in warnings]})
-            for matched, warnings in zip(scores.matched, scores.warnings)]
+    out = []
+    for matched, warnings in zip(scores.matched, scores.warnings):
+        details = {"matched": matched,
+                   "warnings": [{"code": w.code, "params": w.params} for w in warnings]}
+        if "model" in matched:  # an override: keep the model's verdict beside it
+            details["matched"] = {k: v for k, v in matched.items() if k != "model"}
+            details["model"] = matched["model"]
+        out.append(dumps(details))
+    return out
 
 
 def _bulk_insert(conn: Connection, table: str, columns: tuple[str, ...], rows) -> None:

@@ -56,7 +56,7 @@ def tier(args: list[str], ctx: Context) -> Reply:
         raise UserError("usage", command="tier")
     match = find_account(query, ctx)
     check_can_read(ctx.person, ctx.services, match.account_id)
-    card = account_card(ctx.services.engine, match.account_id)
+    card = account_card(ctx.services.engine, match.account_id, ctx.services.today())
     snapshot = card["snapshot"]
     if snapshot is None:
         raise UserError("not_scored", key=match.key, name=match.name)

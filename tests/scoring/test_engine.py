@@ -142,7 +142,9 @@ def test_override_wins_until_it_expires():
     override = {1: Override("strategic", "CEO's friend", "mgr.li", date(2026, 12, 31))}
     scores, k = score_one(account, overrides=override)
     assert (scores.tier[k], scores.rule[k]) == ("strategic", "override")
+    model = scores.matched[k].pop("model")
     assert scores.matched[k] == {"reason": "CEO's friend", "by": "mgr.li", "until": "2026-12-31"}
+    assert model["tier"] != "" and model["rule"] != "override"
     expired = {1: Override("strategic", "old", "mgr.li", date(2026, 11, 1))}
     scores, k = score_one(account, overrides=expired)
     assert scores.rule[k] != "override"

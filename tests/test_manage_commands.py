@@ -1,0 +1,84 @@
+"""/assign and /override: who may, what is recorded, and what the card shows."""
+import json
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+
+from bot.scoring_jobs import rescore
+from storage.models import Account, AuditEntry, Rep, TierOverride
+from tests.test_commands import TODAY, ask, services  # noqa: F401  (fixture)
+
+
+def owner_key(engine, key):
+    with engine.connect() as conn:
+        return conn.execute(sa.select(Rep.key).join(Account, Account.owner_id == Rep.id)
+                            .where(Account.key == key)).scalar_one()
+
+
+def audit(engine):
+    with engine.connect() as conn:
+        return conn.execute(sa.select(AuditEntry.action, Rep.key, AuditEntry.details)
+                            .join(Rep, Rep.id == AuditEntry.actor_id).order_by(AuditEntry.id)).all()
+
+
+@pytest.mark.parametrize("actor, target, allowed, code", [
+    ("mgr.sarah", "rep.priya", True, None),        # within her team
+    ("admin", "rep.zhang", True, None),             # admins anywhere
+    ("mgr.sarah", "rep.zhang", False, "outside_team"),
+    ("mgr.li", "rep.zhang", False, "not_your_account"),  # Li can't even see ACME
+    ("rep.tom", "rep.priya", False, "managers_only"),
+])
+def test_assign_permissions_and_audit(services, actor, target, allowed, code):
+    reply, text = ask(services, f"/assign ACME {target}", rep=actor, locale="en")
+    if allowed:
+        assert reply.template == "assigned" and owner_key(services.engine, "ACME") == target
+        action, who, details = audit(services.engine)[-1]
+        assert (action, who) == ("assign", actor)
+        assert json.loads(details)["from"] != json.loads(details)["to"]
+    else:
+        assert reply.context["code"] == code
+        assert owner_key(services.engine, "ACME") == "rep.tom" and audit(services.engine) == []
+
+
+def test_assign_to_unknown_rep(services):
+    reply, text = ask(services, "/assign ACME rep.ghost")
+    assert reply.context["code"] == "unknown_rep" and "rep.ghost" in text
+
+
+def test_override_shows_at_once_survives_a_rescore_and_clears(services):
+    before = ask(services, "/tier ACME")[0].context["s"]["tier"]
+    target = "potential" if before != "potential" else "key"
+    reply, text = ask(services, f"/override ACME {target} board decision until 2027-03-31")
+    assert reply.template == "override_set" and reply.context["before"] == before
+    card = ask(services, "/tier ACME")
+    s = card[0].context["s"]
+    assert (s["tier"], s["tier_rule"], s["previous_tier"]) == (target, "override", before)
+    assert "Override: board decision, by Sarah Chen, until 31 Mar 2027" in card[1]
+    rescore(services.engine, services.scoring, date(2026, 11, 29))
+    assert ask(services, "/tier ACME")[0].context["s"]["tier"] == target  # still wins
+    reply, text = ask(services, "/override ACME clear")
+    assert reply.context["had"] is True and "back on its scored tier" in text
+    s = ask(services, "/tier ACME")[0].context["s"]
+    assert s["tier"] == before and s["tier_rule"] != "override"
+    with services.engine.connect() as conn:
+        rows = conn.execute(sa.select(TierOverride.tier, TierOverride.cleared_at.is_not(None))).all()
+    assert rows == [(target, True)]
+    assert [a for a, _, _ in audit(services.engine)] == ["override", "override-clear"]
+
+
+@pytest.mark.parametrize("text, code", [
+    ("/override ACME strategic", "needs_reason"),
+    ("/override ACME vip because", "usage"),
+    ("/override ACME key reason until someday", "bad_date"),
+    ("/override ACME key reason until 2020-01-01", "past_date"),
+])
+def test_override_mistakes(services, text, code):
+    assert ask(services, text)[0].context["code"] == code
+
+
+def test_override_in_chinese_by_a_rep_is_refused_and_by_a_manager_works(services):
+    reply, text = ask(services, "/调整 华锐 战略级 董事会决定", rep="rep.zhang")
+    assert reply.context["code"] == "managers_only" and "只有经理和管理员" in text
+    reply, text = ask(services, "/调整 华锐 战略级 董事会决定 至 2027年3月31日", rep="mgr.li")
+    assert reply.template == "override_set" and "战略级" in text and "2027年3月31日" in text
