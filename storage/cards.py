@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -84,3 +85,33 @@ def at_risk_accounts(engine: Engine, owner_ids: set[int] | None, *, min_risk: fl
     for r in rows:
         r["details"] = json.loads(r["details"] or "{}")
     return rows
+
+
+def book_by_tier(engine: Engine, owner_ids: set[int] | None, *, week_days: int = 7) -> dict:
+    """Counts and 12-month revenue per tier in the latest run, and movements since the
+    latest run at least `week_days` older (about a week ago)."""
+    s, old = ScoreSnapshot, aliased(ScoreSnapshot)
+    with engine.connect() as conn:
+        latest = conn.execute(sa.select(ScoreRun.id, ScoreRun.as_of).order_by(
+            ScoreRun.as_of.desc(), ScoreRun.id.desc()).limit(1)).first()
+        if latest is None:
+            return {"as_of": None, "tiers": [], "moves": [], "since": None}
+        mine = sa.select(Account.id)
+        if owner_ids is not None:
+            mine = mine.where(Account.owner_id.in_(owner_ids))
+        tiers = conn.execute(
+            sa.select(s.tier, sa.func.count(), sa.func.coalesce(sa.func.sum(s.monetary), 0))
+            .where(s.run_id == latest.id, s.account_id.in_(mine)).group_by(s.tier)).all()
+        before = conn.execute(sa.select(ScoreRun.id, ScoreRun.as_of).where(
+            ScoreRun.as_of <= latest.as_of - timedelta(days=week_days)).order_by(
+            ScoreRun.as_of.desc(), ScoreRun.id.desc()).limit(1)).first()
+        moves = []
+        if before is not None:
+            moves = conn.execute(
+                sa.select(old.tier, s.tier, sa.func.count())
+                .join(old, sa.and_(old.account_id == s.account_id, old.run_id == before.id))
+                .where(s.run_id == latest.id, s.account_id.in_(mine), old.tier != s.tier)
+                .group_by(old.tier, s.tier).order_by(sa.func.count().desc())).all()
+    return {"as_of": latest.as_of, "since": before.as_of if before else None,
+            "tiers": [{"tier": t, "accounts": n, "revenue": float(r)} for t, n, r in tiers],
+            "moves": [{"from": a, "to": b, "accounts": n} for a, b, n in moves]}

@@ -181,3 +181,19 @@ def test_channel_escapers():
     assert escape_slack("<!channel> & <@U1>") == "&lt;!channel&gt; &amp; &lt;@U1&gt;"
     wecom = escape_wecom("@all *bold* [link](x) <font>")
     assert "@" not in wecom and "\\*bold\\*" in wecom and "\\[link\\]" in wecom and "\\<font\\>" in wecom
+
+
+def test_accounts_book_by_tier_with_movements(services):
+    reply, text = ask(services, "/accounts", rep="rep.tom")
+    ctx = reply.context
+    assert ctx["scope"] == "own" and ctx["since"] is None and "No earlier score" in text
+    with services.engine.connect() as conn:
+        mine = conn.execute(sa.select(sa.func.count()).select_from(Account).join(
+            Rep, Rep.id == Account.owner_id).where(Rep.key == "rep.tom")).scalar_one()
+    assert ctx["total"] == mine
+    assert [r["tier"] for r in ctx["rows"]] == ["strategic", "key", "potential", "general", "at-risk"]
+    rescore(services.engine, services.scoring, date(2027, 2, 20))
+    reply, text = ask(services, "/客户 团队", rep="mgr.li")
+    assert reply.context["since"] == TODAY
+    assert ("自2026年11月22日以来的变动" in text) == bool(reply.context["moves"])
+    assert sum(m["accounts"] for m in reply.context["moves"]) > 0

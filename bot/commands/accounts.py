@@ -9,7 +9,7 @@ from bot.commands.core import Reply, Request, Services, UserError
 from bot.commands.people import Person, check_can_read, visible_owner_ids
 from scoring.explain import describe
 from scoring.warnings import Warning
-from storage.cards import account_card, at_risk_accounts
+from storage.cards import account_card, at_risk_accounts, book_by_tier
 from storage.models import Account
 
 WHY_WORDS = {"why", "为什么", "原因", "详情"}
@@ -91,6 +91,26 @@ def at_risk(args: list[str], ctx: Context) -> Reply:
             if first else ""
     return Reply("at_risk", {"rows": rows, "scope": scope, "limit": limit,
                              "currency": ctx.services.settings.currency})
+
+
+TIER_ORDER = ("strategic", "key", "potential", "general", "at-risk")
+
+
+def accounts(args: list[str], ctx: Context) -> Reply:
+    """The person's book by tier (a manager's: their team's; `mine` for their own)."""
+    if len(args) > 1 or (args and args[0].casefold() not in SCOPE_WORDS):
+        raise UserError("usage", command="accounts")
+    scope = SCOPE_WORDS[args[0].casefold()] if args else (
+        "own" if ctx.person.role == "rep" else "team")
+    owners = visible_owner_ids(ctx.person, ctx.services, scope)
+    book = book_by_tier(ctx.services.engine, owners)
+    by_tier = {t["tier"]: t for t in book["tiers"]}
+    rows = [by_tier.get(t, {"tier": t, "accounts": 0, "revenue": 0.0}) for t in TIER_ORDER]
+    return Reply("accounts", {"rows": rows, "moves": book["moves"], "as_of": book["as_of"],
+                              "since": book["since"], "scope": scope,
+                              "total": sum(r["accounts"] for r in rows),
+                              "revenue": sum(r["revenue"] for r in rows),
+                              "currency": ctx.services.settings.currency})
 
 
 def help_command(args: list[str], ctx: Context) -> Reply:

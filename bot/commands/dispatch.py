@@ -24,6 +24,7 @@ class Command:
 COMMANDS = [
     Command("tier", ("分层",), account_commands.tier),
     Command("at-risk", ("风险", "atrisk", "at_risk"), account_commands.at_risk),
+    Command("accounts", ("客户", "book"), account_commands.accounts),
     Command("visit", ("拜访", "log"), logbook.visit),
     Command("due", ("待办",), logbook.due),
     Command("feedback", ("反馈",), logbook.feedback),
