@@ -284,24 +284,27 @@ def _default_rep(engine) -> str:
 
 
 def _answer(services, rep: str, text: str, channel: str, locale: Optional[str]) -> str:
+    import json
+
     from bot.commands import Request, dispatch
-    from messages.render import render
+    from messages.render import render_for
 
     reply = dispatch(Request("console", rep, text, channel=channel, locale=locale), services)
-    return render(reply.template, reply.context, channel=channel, locale=reply.locale)
+    shown = render_for(reply.template, reply.context, channel=channel, locale=reply.locale)
+    return shown if isinstance(shown, str) else json.dumps(shown, ensure_ascii=False, indent=1)
 
 
 @app.command()
 def ask(
     text: str = typer.Argument(..., help='The command, e.g. "/tier ACME" or "/分层 华锐".'),
     as_rep: Optional[str] = typer.Option(None, "--as", help="Rep key to act as (default: first manager)."),
-    channel: str = typer.Option("text", help="Render as this channel would receive it: text."),
+    channel: str = typer.Option("text", help="Render as this channel receives it: text, slack "
+                                             "(Block Kit JSON) or wecom (markdown)."),
     locale: Optional[str] = typer.Option(None, help="en or zh (default: the rep's own)."),
 ) -> None:
     """Run one chat command and print exactly what the channel would receive."""
-    if channel != "text":
-        err.print(f"--channel {channel}: only 'text' is available so far (Slack and WeCom "
-                  "rendering come with their adapters).")
+    if channel not in ("text", "slack", "wecom"):
+        err.print(f"--channel must be text, slack or wecom, not {channel!r}")
         raise typer.Exit(2)
     settings = load_settings()
     with store(settings) as engine:

@@ -67,7 +67,10 @@ def pct(value: float | None, digits: int = 0) -> str:
 
 @lru_cache(maxsize=None)
 def _environment(channel: str, locale: str) -> jinja2.Environment:
-    paths = [TEMPLATES / channel / locale, TEMPLATES / channel / "en"]
+    # A channel without its own template yet uses the text one, still through the
+    # channel's own `esc`, so what it shows is escaped for that channel.
+    paths = [TEMPLATES / channel / locale, TEMPLATES / channel / "en",
+             TEMPLATES / "text" / locale, TEMPLATES / "text" / "en"]
     env = jinja2.Environment(loader=jinja2.FileSystemLoader([str(p) for p in paths]),
                              undefined=jinja2.StrictUndefined, autoescape=False,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
@@ -79,7 +82,20 @@ def _environment(channel: str, locale: str) -> jinja2.Environment:
 
 
 def render(template: str, context: dict, *, channel: str = "text", locale: str = "en") -> str:
+    """The template as text for `channel` (escaped for it), before any channel framing."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")
     locale = locale if locale in LOCALES else "en"
     return _environment(channel, locale).get_template(f"{template}.j2").render(**context).strip()
+
+
+def render_for(template: str, context: dict, *, channel: str, locale: str = "en"):
+    """What the channel receives: text, Slack Block Kit (a dict) or WeCom markdown."""
+    from messages.channels import to_slack, to_wecom
+
+    text = render(template, context, channel=channel, locale=locale)
+    if channel == "slack":
+        return to_slack(text, locale)
+    if channel == "wecom":
+        return to_wecom(text, locale)
+    return text
