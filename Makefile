@@ -14,11 +14,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Create the environment, load the demo book into SQLite, score it and show the tiers.
+# Create the environment, load the demo book into SQLite, score it, and open the console.
 demo: $(STAMP)
 	$(BIN)/tierbot init
 	$(BIN)/tierbot demo --reset
 	$(BIN)/tierbot score
+	$(BIN)/tierbot console
 
 # Create the environment and run the whole test suite
 # (PostgreSQL too when TIERBOT_TEST_POSTGRES_URL is set).

@@ -1,0 +1,29 @@
+"""`tierbot console` as a person uses it: type commands, read replies, leave."""
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+from bot.scoring_config import load_scoring_config
+from bot.scoring_jobs import rescore
+from storage.demo import generate_demo, load_demo
+
+TIERBOT = Path(sys.executable).parent / "tierbot"
+
+
+def test_console_session(engine, db_url, tmp_path):
+    load_demo(engine, generate_demo(accounts=40, seed=5, today=date(2026, 11, 22)))
+    rescore(engine, load_scoring_config(""), date(2026, 11, 22))
+    env = os.environ | {"TIERBOT_DATABASE_URL": db_url, "HOME": str(tmp_path)}
+    session = "/tier ACME\n/分层 华锐\n/frobnicate\n/quit\n/tier ACME\n"
+    out = subprocess.run([str(TIERBOT), "console"], input=session, capture_output=True,
+                         text=True, env=env, cwd=tmp_path, timeout=120)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "tierbot console as mgr.sarah" in text
+    assert "ACME Corp (ACME) · owner Tom Baker" in text
+    assert "上海华锐精密制造有限公司 (CN-0001)" in text or "not your account" in text
+    assert 'I don\'t know the command "/frobnicate"' in text
+    assert text.count("ACME Corp (ACME) · owner") == 1  # nothing runs after /quit
+    assert (tmp_path / ".tierbot_history").exists()
