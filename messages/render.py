@@ -17,6 +17,12 @@ import jinja2
 TEMPLATES = Path(__file__).parent / "templates"
 CHANNELS = ("text", "slack", "wecom")
 LOCALES = ("en", "zh")
+TIER_NAMES = {"en": {t: t for t in ("strategic", "key", "potential", "general", "at-risk")},
+              "zh": {"strategic": "战略级", "key": "重点级", "potential": "潜力级",
+                     "general": "一般", "at-risk": "流失风险"}}
+STAGE_NAMES = {"en": {s: s for s in ("new", "growing", "mature", "declining", "dormant")},
+               "zh": {"new": "新客", "growing": "成长", "mature": "成熟", "declining": "衰退",
+                      "dormant": "沉睡"}}
 CURRENCY_SIGNS = {"USD": "$", "CNY": "¥", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}
 
 
@@ -78,6 +84,8 @@ def _environment(channel: str, locale: str) -> jinja2.Environment:
     env.filters["money"] = lambda v, cur="USD": money(v, cur, locale)
     env.filters["day"] = lambda v: day(v, locale)
     env.filters["pct"] = pct
+    env.globals["tiers"] = TIER_NAMES[locale]
+    env.globals["stages"] = STAGE_NAMES[locale]
     return env
 
 

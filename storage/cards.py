@@ -10,11 +10,7 @@ from sqlalchemy.orm import aliased
 
 from storage.models import (Account, Interaction, Order, Rep, ScoreRun, ScoreSnapshot,
                             TierOverride)
-
-
-def _latest_run(conn) -> int | None:
-    return conn.execute(sa.select(ScoreRun.id).order_by(ScoreRun.as_of.desc(),
-                                                        ScoreRun.id.desc()).limit(1)).scalar()
+from storage.scores import latest_run_id
 
 
 def account_card(engine: Engine, account_id: int, today=None) -> dict:
@@ -26,7 +22,7 @@ def account_card(engine: Engine, account_id: int, today=None) -> dict:
                       owner.key.label("owner_key"), owner.name.label("owner_name"))
             .outerjoin(owner, owner.id == Account.owner_id)
             .where(Account.id == account_id)).mappings().one()
-        run = _latest_run(conn)
+        run = latest_run_id(conn)
         snapshot = None
         if run is not None:
             snapshot = conn.execute(sa.select(ScoreSnapshot).where(
@@ -67,7 +63,7 @@ def at_risk_accounts(engine: Engine, owner_ids: set[int] | None, *, min_risk: fl
     owner = aliased(Rep)
     s = ScoreSnapshot
     with engine.connect() as conn:
-        run = _latest_run(conn)
+        run = latest_run_id(conn)
         if run is None:
             return []
         stake = s.churn_risk * sa.func.coalesce(

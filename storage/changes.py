@@ -7,7 +7,8 @@ from datetime import date, datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from storage.models import Account, AuditEntry, ScoreRun, ScoreSnapshot, TierOverride
+from storage.models import Account, AuditEntry, ScoreSnapshot, TierOverride
+from storage.scores import latest_run_id
 
 
 def _now() -> datetime:
@@ -84,8 +85,7 @@ def clear_override(engine: Engine, *, account_id: int, actor_id: int, today: dat
 
 
 def _latest_snapshot(conn, account_id: int):
-    run = conn.execute(sa.select(ScoreRun.id).order_by(ScoreRun.as_of.desc(),
-                                                       ScoreRun.id.desc()).limit(1)).scalar()
+    run = latest_run_id(conn)
     if run is None:
         return None
     return conn.execute(sa.select(ScoreSnapshot).where(

@@ -6,7 +6,8 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from storage.models import Account, Feedback, Interaction, ScoreRun, ScoreSnapshot
+from storage.models import Account, Feedback, Interaction, ScoreSnapshot
+from storage.scores import latest_run_id
 
 
 def log_interaction(engine: Engine, *, account_id: int, rep_id: int, kind: str, occurred_on: date,
@@ -51,8 +52,7 @@ def visits_due(engine: Engine, owner_id: int | None, today: date, cadence: dict[
     the tier's cadence (tier from the latest score), else today for accounts never
     contacted. Live from the interaction log, so a visit logged a minute ago counts."""
     with engine.connect() as conn:
-        run = conn.execute(sa.select(ScoreRun.id).order_by(ScoreRun.as_of.desc(),
-                                                           ScoreRun.id.desc()).limit(1)).scalar()
+        run = latest_run_id(conn)
         touches = (sa.select(Interaction.account_id,
                              sa.func.max(Interaction.occurred_on).label("last"),
                              sa.func.max(Interaction.next_date).label("planned"))

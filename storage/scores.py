@@ -157,6 +157,12 @@ def _feedback_aggregates(conn: Connection, as_of, n, pos) -> dict:
     return out
 
 
+def latest_run_id(conn: Connection) -> int | None:
+    """The newest score run (by as_of, then id): what every read of "current scores" uses."""
+    return conn.execute(sa.select(ScoreRun.id).order_by(ScoreRun.as_of.desc(),
+                                                        ScoreRun.id.desc()).limit(1)).scalar()
+
+
 @dataclass(frozen=True)
 class PreviousTier:
     tier: str
@@ -279,8 +285,7 @@ def latest_snapshot_rows(engine: Engine, locale: str = "en") -> list[dict]:
 
     s = ScoreSnapshot
     with engine.connect() as conn:
-        run = conn.execute(sa.select(ScoreRun.id).order_by(ScoreRun.as_of.desc(),
-                                                           ScoreRun.id.desc()).limit(1)).scalar()
+        run = latest_run_id(conn)
         if run is None:
             return []
         stmt = (sa.select(Account.key, Account.name, Rep.key.label("owner"), s)

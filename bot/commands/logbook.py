@@ -71,6 +71,7 @@ def visit(args: list[str], ctx: Context) -> Reply:
     return Reply("visit_logged", {"key": match.key, "name": match.name, "kind": row["kind"],
                                   "day": row["occurred_on"], "note": row["summary"],
                                   "due": due["due"], "tier": due["tier"],
+                                  "cadence": ctx.services.scoring.cadence_days.get(due["tier"], 90),
                                   "planned": next_date is not None, "duplicate": not created})
 
 
