@@ -60,6 +60,7 @@ TRANSCRIPTS = [
     ("tier", "/tier ACME why", "mgr.sarah"), ("tier_zh", "/分层 华锐", "mgr.li"),
     ("at_risk", "/at-risk team 5", "mgr.sarah"), ("accounts", "/accounts", "rep.tom"),
     ("due", "/due week", "rep.tom"), ("help", "/help", "rep.tom"),
+    ("digest", "/digest", "mgr.sarah"),
     ("choose", "/tier northwind", "admin"), ("no_account", "/tier qqqq", "rep.tom"),
     ("not_yours", "/tier ACME", "rep.zhang"), ("unknown_user", "/tier ACME", "nobody"),
     ("visit", "/visit ACME call reviewed the quote next 2026-12-04", "rep.tom"),

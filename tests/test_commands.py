@@ -197,3 +197,26 @@ def test_accounts_book_by_tier_with_movements(services):
     assert reply.context["since"] == TODAY
     assert ("自2026年11月22日以来的变动" in text) == bool(reply.context["moves"])
     assert sum(m["accounts"] for m in reply.context["moves"]) > 0
+
+
+def test_digest_preview(services):
+    reply, text = ask(services, "/digest", rep="mgr.sarah")
+    ctx = reply.context
+    assert ctx["scope"] == "team" and text.startswith("Weekly digest for Sarah Chen (your team)")
+    with services.engine.connect() as conn:
+        freq = conn.execute(sa.text(
+            "SELECT s.frequency FROM score_snapshots s JOIN accounts a ON a.id = s.account_id "
+            "JOIN reps r ON r.id = a.owner_id WHERE r.key IN ('mgr.sarah','rep.tom','rep.priya','rep.lucas')"
+        )).scalars().all()
+    buyers = [f for f in freq if f >= 1]
+    assert ctx["kpis"]["repurchase_rate"] == pytest.approx(sum(f >= 2 for f in buyers) / len(buyers))
+    # The digest's revisit counts agree with what each rep sees in /due.
+    per_rep = {p["rep"]: p["overdue"] for p in ctx["revisits"]["per_rep"]}
+    tom_overdue = ask(services, "/due overdue", rep="rep.tom")[0].context["rows"]
+    assert per_rep["Tom Baker"] == len(tom_overdue)
+    assert ctx["revisits"]["overdue_total"] == sum(per_rep.values())
+    assert "none yet (no earlier score to compare with)" in text
+    rescore(services.engine, services.scoring, date(2027, 2, 20))
+    reply, text = ask(services, "/周报", rep="rep.tom", locale="zh")
+    assert reply.context["scope"] == "own" and "的周报（您的客户）" in text
+    assert all(m["tier"] != m["was"] for m in reply.context["moved"])

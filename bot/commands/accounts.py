@@ -113,6 +113,29 @@ def accounts(args: list[str], ctx: Context) -> Reply:
                               "currency": ctx.services.settings.currency})
 
 
+def digest(args: list[str], ctx: Context) -> Reply:
+    """Preview this week's digest: a rep's own book, a manager's team, an admin's everything."""
+    from storage.digest import digest_data
+
+    if args:
+        raise UserError("usage", command="digest")
+    scope = {"rep": "own", "manager": "team"}.get(ctx.person.role, "all")
+    owners = visible_owner_ids(ctx.person, ctx.services, scope)
+    data = digest_data(ctx.services.engine, owners, today=ctx.services.today(),
+                       cadence=ctx.services.scoring.cadence_days)
+    for row in data["at_risk"]:
+        first = row["details"].get("warnings", [])[:1]
+        row["reason"] = describe(Warning(first[0]["code"], first[0]["params"]), ctx.locale) \
+            if first else ""
+    for row in data["moved"]:
+        row["reason"] = describe(Warning(row["warnings"][0]["code"], row["warnings"][0]["params"]),
+                                 ctx.locale) if row["warnings"] else ""
+    return Reply("digest", data | {"scope": scope, "person": ctx.person.name,
+                                   "today": ctx.services.today(),
+                                   "currency": ctx.services.settings.currency,
+                                   "tier_order": TIER_ORDER})
+
+
 def help_command(args: list[str], ctx: Context) -> Reply:
     topic = args[0].lstrip("/").casefold() if args else None
     return Reply("help", {"topic": topic})

@@ -25,6 +25,7 @@ COMMANDS = [
     Command("tier", ("分层",), account_commands.tier),
     Command("at-risk", ("风险", "atrisk", "at_risk"), account_commands.at_risk),
     Command("accounts", ("客户", "book"), account_commands.accounts),
+    Command("digest", ("周报",), account_commands.digest),
     Command("visit", ("拜访", "log"), logbook.visit),
     Command("due", ("待办",), logbook.due),
     Command("feedback", ("反馈",), logbook.feedback),
