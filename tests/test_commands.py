@@ -220,3 +220,12 @@ def test_digest_preview(services):
     reply, text = ask(services, "/周报", rep="rep.tom", locale="zh")
     assert reply.context["scope"] == "own" and "的周报（您的客户）" in text
     assert all(m["tier"] != m["was"] for m in reply.context["moved"])
+
+
+@pytest.mark.parametrize("topic", ["tier", "at-risk", "accounts", "digest", "visit", "due",
+                                   "feedback", "assign", "override"])
+def test_help_for_each_command(services, topic):
+    _, en = ask(services, f"/help {topic}", locale="en")
+    _, zh = ask(services, f"/帮助 {topic}", locale="zh")
+    assert "tierbot commands:" not in en and "tierbot 命令：" not in zh  # a specific entry
+    assert en.startswith(f"/{topic}")
