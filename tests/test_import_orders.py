@@ -227,3 +227,21 @@ def test_big_files_report_progress(engine, tmp_path, monkeypatch):
     assert seen[0] == ("total", path.stat().st_size)
     positions = seen[1:]
     assert len(positions) == 8 and positions == sorted(positions) and positions[-1] <= path.stat().st_size
+
+
+def test_a_converter_that_dies_fails_the_import_instead_of_hanging(engine, tmp_path):
+    import multiprocessing
+
+    from storage.importing.orders import ConverterDied, _next_message
+
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_exit_at_once)
+    child.start()
+    child.join(timeout=30)
+    with pytest.raises(ConverterDied, match="ended unexpectedly"):
+        _next_message(queue, child, poll_seconds=0.2)
+
+
+def _exit_at_once():
+    raise SystemExit(3)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import marshal
 import multiprocessing
+import queue as queue_module
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storage.importing.errors import ErrorCollector, ImportFailed, ImportSummary
+from storage.importing.errors import ErrorCollector, ImportFailed, ImportSummary, RowError
 from storage.importing.parse import parse_amount, parse_date
 from storage.importing.reader import Table, open_table
 from storage.models import Account, Order
@@ -230,8 +231,15 @@ def _convert_in_child(table: Table, index, default_currency: str, copy_text: boo
                         args=(str(table.path), table.encoding, index, default_currency, copy_text,
                               batch_size, queue))
     child.start()
+
+    def receive():
+        try:
+            return _next_message(queue, child)
+        except ConverterDied as exc:
+            raise ImportFailed(table.name, [RowError(0, None, str(exc))]) from None
+
     try:
-        while (message := queue.get())[0] == "batch":
+        while (message := receive())[0] == "batch":
             _, rows, new_keys, position = message
             yield Batch(rows if copy_text else marshal.loads(rows), new_keys, position)
         _, report.rows, listed, total = message
@@ -242,6 +250,26 @@ def _convert_in_child(table: Table, index, default_currency: str, copy_text: boo
         child.join(timeout=5)
         if child.is_alive():
             child.terminate()
+
+
+class ConverterDied(RuntimeError):
+    """The converting process ended without finishing; the import is rolled back."""
+
+
+def _next_message(queue, child, poll_seconds: float = 1.0):
+    """The child's next message; never waits forever on a child that has died."""
+    while True:
+        try:
+            return queue.get(timeout=poll_seconds)
+        except queue_module.Empty:
+            if not child.is_alive():
+                try:  # it may have sent its last message just before ending
+                    return queue.get(timeout=poll_seconds)
+                except queue_module.Empty:
+                    raise ConverterDied(
+                        f"the process reading the file ended unexpectedly (exit code "
+                        f"{child.exitcode}); nothing was imported. Run the import again; if it "
+                        "keeps failing, report it with this message.") from None
 
 
 def _child_main(path: str, encoding: str, index, default_currency: str, copy_text: bool,
