@@ -79,3 +79,16 @@ def pytest_generate_tests(metafunc):
 def count(engine, table: str) -> int:
     with engine.connect() as conn:
         return conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+
+
+@pytest.fixture
+def services(engine):
+    """A scored 80-account demo book and the command layer's services over it."""
+    from bot.scoring_config import load_scoring_config
+    from bot.scoring_jobs import rescore
+    from storage.demo import generate_demo, load_demo
+    from tests.commands_support import TODAY, make_services
+
+    load_demo(engine, generate_demo(accounts=80, seed=5, today=TODAY))
+    rescore(engine, load_scoring_config(""), TODAY)
+    return make_services(engine)

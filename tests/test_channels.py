@@ -10,7 +10,7 @@ from bot.commands import Request, dispatch
 from messages.channels import SLACK_MAX_BLOCKS, SLACK_MAX_SECTION, WECOM_MAX_BYTES, to_slack, to_wecom
 from messages.render import render_for
 from storage.models import Account, Interaction
-from tests.test_commands import TODAY, services  # noqa: F401  (fixture)
+from tests.commands_support import TODAY
 
 GOLDEN = Path(__file__).parent / "golden"
 

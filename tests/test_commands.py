@@ -5,33 +5,11 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from bot.commands import Request, Services, dispatch
-from bot.scoring_config import load_scoring_config
 from bot.scoring_jobs import rescore
-from bot.settings import Settings
-from messages.render import escape_slack, escape_wecom, render
+from messages.render import escape_slack, escape_wecom
 from storage.demo import generate_demo, load_demo
 from storage.models import Account, Interaction, Rep
-
-TODAY = date(2026, 11, 22)
-
-
-@pytest.fixture
-def services(engine):
-    load_demo(engine, generate_demo(accounts=80, seed=5, today=TODAY))
-    rescore(engine, load_scoring_config(""), TODAY)
-    return make_services(engine)
-
-
-def make_services(engine, **settings):
-    return Services(engine=engine, settings=Settings(database_url="sqlite://", **settings),
-                    scoring=load_scoring_config(""), today=lambda: TODAY)
-
-
-def ask(services, text, rep="mgr.sarah", locale=None, platform="console"):
-    reply = dispatch(Request(platform, rep, text, locale=locale), services)
-    return reply, render(reply.template, reply.context, channel="text", locale=reply.locale)
-
+from tests.commands_support import TODAY, ask, make_services
 
 def owner_of(engine, key):
     with engine.connect() as conn:

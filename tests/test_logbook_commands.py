@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from bot.commands import Request, dispatch
 from messages.render import render
 from storage.models import Account, Feedback, Interaction
-from tests.test_commands import TODAY, ask, services  # noqa: F401  (fixture)
+from tests.commands_support import TODAY, ask
 
 
 def interactions(engine, key):

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from bot.scoring_jobs import rescore
 from storage.models import Account, AuditEntry, Rep, TierOverride
-from tests.test_commands import TODAY, ask, services  # noqa: F401  (fixture)
+from tests.commands_support import ask
 
 
 def owner_key(engine, key):

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storage.importing.errors import ErrorCollector, ImportSummary
+from storage.importing.errors import ErrorCollector
 from storage.importing.parse import parse_date
 from storage.importing.reader import Table
 from storage.models import Account, Feedback, Interaction, Rep

@@ -6,7 +6,6 @@ Create Date: 2026-11-22 20:52:24.889316
 """
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel
 
 
 revision = '0003'
