@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from storage.models import Account, Feedback, Interaction, ScoreSnapshot
+from storage.models import Account, Feedback, Interaction, ReminderSnooze, ScoreSnapshot, utcnow
 from storage.scores import latest_run_id
 
 
@@ -44,13 +44,22 @@ def add_feedback(engine: Engine, *, account_id: int, kind: str, score: int | Non
     return True
 
 
+def snooze_reminder(engine: Engine, *, account_id: int, rep_id: int, until: date) -> None:
+    """Put the account's revisit off until `until` (a later snooze replaces an earlier one)."""
+    with engine.begin() as conn:
+        conn.execute(sa.delete(ReminderSnooze).where(ReminderSnooze.account_id == account_id))
+        conn.execute(sa.insert(ReminderSnooze).values(account_id=account_id, until=until,
+                                                      rep_id=rep_id, at=utcnow()))
+
+
 def visits_due(engine: Engine, owner_id: int | None, today: date, cadence: dict[str, int],
                account_id: int | None = None) -> list[dict]:
     """The owner's accounts with the date each is due a visit, oldest first.
 
     Due = the next date the rep planned at the last contact, else the last contact plus
     the tier's cadence (tier from the latest score), else today for accounts never
-    contacted. Live from the interaction log, so a visit logged a minute ago counts."""
+    contacted; a snooze that ends later pushes it to the snooze's end (`snoozed` is set).
+    Live from the interaction log, so a visit logged a minute ago counts."""
     with engine.connect() as conn:
         run = latest_run_id(conn)
         touches = (sa.select(Interaction.account_id,
@@ -59,10 +68,11 @@ def visits_due(engine: Engine, owner_id: int | None, today: date, cadence: dict[
                    .where(Interaction.occurred_on <= today)
                    .group_by(Interaction.account_id).subquery())
         stmt = (sa.select(Account.id, Account.key, Account.name, ScoreSnapshot.tier,
-                          touches.c.last, touches.c.planned)
+                          touches.c.last, touches.c.planned, ReminderSnooze.until)
                 .outerjoin(ScoreSnapshot, sa.and_(ScoreSnapshot.account_id == Account.id,
                                                   ScoreSnapshot.run_id == run))
-                .outerjoin(touches, touches.c.account_id == Account.id))
+                .outerjoin(touches, touches.c.account_id == Account.id)
+                .outerjoin(ReminderSnooze, ReminderSnooze.account_id == Account.id))
         if owner_id is not None:
             stmt = stmt.where(Account.owner_id == owner_id)
         if account_id is not None:
@@ -76,6 +86,10 @@ def visits_due(engine: Engine, owner_id: int | None, today: date, cadence: dict[
             r["due"] = r["last"] + timedelta(days=cadence.get(tier, 90))
         else:
             r["due"] = today
+        until = r.pop("until")
+        r["snoozed"] = bool(until and until > today and until > r["due"])
+        if r["snoozed"]:
+            r["due"] = until
         r["tier"] = tier
         r["days_overdue"] = (today - r["due"]).days
     return sorted(rows, key=lambda r: (r["due"], r["key"]))

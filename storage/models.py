@@ -206,3 +206,47 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(max_length=32)
     account_id: Optional[int] = Field(default=None, foreign_key="accounts.id")
     details: Optional[str] = Field(default=None, sa_type=sa.Text)
+
+
+class InboundEvent(SQLModel, table=True):
+    """Platform deliveries already taken on (Slack event_id, WeCom MsgId...): a retry or a
+    second instance finds the row and does nothing."""
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (sa.UniqueConstraint("source", "event_id", name="uq_inbound_once"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    source: str = Field(max_length=16)
+    event_id: str = Field(max_length=128)
+    received_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class ReminderSnooze(SQLModel, table=True):
+    """An account's revisit reminder put off until a date (the "Snooze 7 days" button)."""
+
+    __tablename__ = "reminder_snoozes"
+
+    account_id: int = Field(foreign_key="accounts.id", primary_key=True)
+    until: date
+    rep_id: Optional[int] = Field(default=None, foreign_key="reps.id")
+    at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class PlatformToken(SQLModel, table=True):
+    """Access tokens shared by every process (WeCom's access_token): name -> value, expiry."""
+
+    __tablename__ = "platform_tokens"
+
+    name: str = Field(max_length=64, primary_key=True)
+    value: str = Field(sa_type=sa.Text)
+    expires_at: datetime = Field(sa_column=_ts())
+
+
+class SchedulerLease(SQLModel, table=True):
+    """On SQLite, the scheduler leader holds this row's lease (PostgreSQL uses an advisory lock)."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: str = Field(max_length=32, primary_key=True)
+    holder: str = Field(max_length=128)
+    expires_at: datetime = Field(sa_column=_ts())

@@ -102,3 +102,40 @@ def test_feedback_nps_and_complaint(services):
         got = conn.execute(sa.select(Feedback.kind, Feedback.score, Feedback.comment)
                            .where(Feedback.given_on == TODAY).order_by(Feedback.id)).all()
     assert got[-2:] == [("nps", 4, "slow support"), ("complaint", None, "发票又错了")]
+
+
+def test_snooze_puts_the_reminder_off_and_a_later_snooze_replaces_it(services):
+    rows = ask(services, "/due", rep="rep.tom")[0].context["rows"]
+    first = rows[0]["key"]
+    reply, text = ask(services, f"/snooze {first}", rep="rep.tom")
+    until = TODAY + timedelta(days=7)
+    assert reply.template == "snoozed" and reply.context["until"] == until
+    assert text.endswith("until 29 Nov 2026.")
+    assert first not in [r["key"] for r in ask(services, "/due", rep="rep.tom")[0].context["rows"]]
+    week = {r["key"]: r for r in ask(services, "/due week", rep="rep.tom")[0].context["rows"]}
+    assert week[first]["due"] == until and week[first]["snoozed"] is True
+    ask(services, f"/snooze {first} 3", rep="rep.tom")
+    week = {r["key"]: r for r in ask(services, "/due week", rep="rep.tom")[0].context["rows"]}
+    assert week[first]["due"] == TODAY + timedelta(days=3)
+    _, zh = ask(services, "/延后 华锐 14", rep="rep.zhang")
+    assert zh == "已延后：2026年12月6日之前不再提醒拜访 上海华锐精密制造有限公司（CN-0001）。"
+
+
+@pytest.mark.parametrize("text", ["/snooze", "/snooze ACME 0", "/snooze ACME 91"])
+def test_snooze_usage(services, text):
+    reply, _ = ask(services, text, rep="rep.tom")
+    assert (reply.template, reply.context["code"], reply.context["command"]) == (
+        "error", "usage", "snooze")
+
+
+def test_done_logs_a_visit_today_and_restarts_the_cadence(services):
+    first = ask(services, "/due", rep="rep.tom")[0].context["rows"][0]["key"]
+    reply, text = ask(services, f"/done {first}", rep="rep.tom")
+    assert reply.template == "visit_logged" and reply.context["kind"] == "visit"
+    assert reply.context["note"] == "Marked done from a reminder"
+    assert reply.context["due"] == TODAY + timedelta(
+        days=services.scoring.cadence_days[reply.context["tier"]])
+    assert first not in [r["key"] for r in ask(services, "/due", rep="rep.tom")[0].context["rows"]]
+    reply, _ = ask(services, "/已拜访 华锐 续约已签", rep="rep.zhang")
+    assert interactions(services.engine, "CN-0001") == [
+        ("visit", TODAY, "续约已签", None, "console")]

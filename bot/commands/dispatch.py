@@ -28,6 +28,8 @@ COMMANDS = [
     Command("digest", ("周报",), account_commands.digest),
     Command("visit", ("拜访", "log"), logbook.visit),
     Command("due", ("待办",), logbook.due),
+    Command("snooze", ("延后",), logbook.snooze),
+    Command("done", ("已拜访", "完成"), logbook.done),
     Command("feedback", ("反馈",), logbook.feedback),
     Command("assign", ("分配",), manage.assign),
     Command("override", ("调整",), manage.override),

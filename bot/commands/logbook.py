@@ -8,7 +8,7 @@ from bot.commands.accounts import Context, find_account
 from bot.commands.core import Reply, UserError
 from bot.commands.dates import DATE_HELP, parse_when
 from bot.commands.people import check_can_read
-from storage.logbook import add_feedback, log_interaction, visits_due
+from storage.logbook import add_feedback, log_interaction, snooze_reminder, visits_due
 
 KINDS = {"visit": "visit", "拜访": "visit", "call": "call", "电话": "call", "meeting": "meeting",
          "会议": "meeting", "email": "email", "邮件": "email", "review": "review", "复盘": "review"}
@@ -66,13 +66,57 @@ def visit(args: list[str], ctx: Context) -> Reply:
         ctx.services.engine, account_id=match.account_id, rep_id=ctx.person.id, kind=kind,
         occurred_on=today, summary=note, next_date=next_date, source=ctx.request.platform,
         idempotency_key=_idempotency_key(ctx, "visit"))
-    due = visits_due(ctx.services.engine, None, today, ctx.services.scoring.cadence_days,
-                     account_id=match.account_id)[0]
+    return _visit_reply(match, row, created, next_date, ctx)
+
+
+SNOOZE_DEFAULT_DAYS = 7
+SNOOZE_MAX_DAYS = 90
+DONE_NOTE = {"en": "Marked done from a reminder", "zh": "从提醒中标记为已拜访"}
+
+
+def _visit_reply(match, row, created: bool, next_date, ctx: Context) -> Reply:
+    due = visits_due(ctx.services.engine, None, ctx.services.today(),
+                     ctx.services.scoring.cadence_days, account_id=match.account_id)[0]
     return Reply("visit_logged", {"key": match.key, "name": match.name, "kind": row["kind"],
                                   "day": row["occurred_on"], "note": row["summary"],
                                   "due": due["due"], "tier": due["tier"],
                                   "cadence": ctx.services.scoring.cadence_days.get(due["tier"], 90),
                                   "planned": next_date is not None, "duplicate": not created})
+
+
+def snooze(args: list[str], ctx: Context) -> Reply:
+    """/snooze ACME [days]: no revisit reminder for the account until then (default 7 days)."""
+    days = SNOOZE_DEFAULT_DAYS
+    if len(args) > 1 and args[-1].isdigit():
+        days, args = int(args[-1]), args[:-1]
+    if not args or not 1 <= days <= SNOOZE_MAX_DAYS:
+        raise UserError("usage", command="snooze")
+    match = find_account(" ".join(args), ctx)
+    check_can_read(ctx.person, ctx.services, match.account_id)
+    until = ctx.services.today() + timedelta(days=days)
+    snooze_reminder(ctx.services.engine, account_id=match.account_id, rep_id=ctx.person.id,
+                    until=until)
+    return Reply("snoozed", {"key": match.key, "name": match.name, "until": until})
+
+
+def done(args: list[str], ctx: Context) -> Reply:
+    """/done ACME [notes]: the due visit happened; logs it (today) so the cadence restarts."""
+    if not args:
+        raise UserError("usage", command="done")
+    match = None
+    for k in range(min(len(args), 6), 0, -1):
+        if ctx.services.accounts().find(" ".join(args[:k])).status == "one":
+            match, rest = find_account(" ".join(args[:k]), ctx), args[k:]
+            break
+    if match is None:
+        match, rest = find_account(args[0], ctx), args[1:]
+    check_can_read(ctx.person, ctx.services, match.account_id)
+    note = " ".join(rest)[:MAX_NOTE] or DONE_NOTE.get(ctx.locale, DONE_NOTE["en"])
+    row, created = log_interaction(
+        ctx.services.engine, account_id=match.account_id, rep_id=ctx.person.id, kind="visit",
+        occurred_on=ctx.services.today(), summary=note, next_date=None,
+        source=ctx.request.platform, idempotency_key=_idempotency_key(ctx, "done"))
+    return _visit_reply(match, row, created, None, ctx)
 
 
 def due(args: list[str], ctx: Context) -> Reply:
