@@ -8,16 +8,22 @@ from __future__ import annotations
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
+
+
+def _env(name: str, default=None):
+    """A setting read from the platform's own variable name (or TIERBOT_<name>)."""
+    return Field(default, validation_alias=AliasChoices(name, f"TIERBOT_{name}", name.lower()))
 
 
 class Settings(BaseSettings):
     """tierbot configuration. Every field is documented in `.env.example`."""
 
     model_config = SettingsConfigDict(
-        env_prefix="TIERBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="TIERBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore",
+        populate_by_name=True, env_ignore_empty=True,
     )
 
     database_url: str = "sqlite:///tierbot.db"
@@ -28,6 +34,51 @@ class Settings(BaseSettings):
     tiers_path: str = ""
     # Which accounts a rep may read: own, team (their manager's team) or all.
     visibility: Literal["own", "team", "all"] = "team"
+
+    # `tierbot serve`: one HTTP server for Slack (/slack/events), WeCom (/wecom/callback)
+    # and /healthz.
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(3000, ge=0, le=65535)
+
+    # Slack (the platform's own variable names). With an app token, Socket Mode is used.
+    slack_bot_token: SecretStr | None = _env("SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = _env("SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = _env("SLACK_APP_TOKEN")
+    slack_api_url: str = _env("SLACK_API_URL", "https://slack.com/api/")
+
+    # WeCom self-built app (自建应用).
+    wecom_corp_id: str | None = _env("WECOM_CORP_ID")
+    wecom_agent_id: int | None = _env("WECOM_AGENT_ID")
+    wecom_secret: SecretStr | None = _env("WECOM_SECRET")
+    wecom_token: SecretStr | None = _env("WECOM_TOKEN")
+    wecom_encoding_aes_key: SecretStr | None = _env("WECOM_ENCODING_AES_KEY")
+    wecom_api_url: str = _env("WECOM_API_URL", "https://qyapi.weixin.qq.com/cgi-bin/")
+
+    # Scheduler: local times are each rep's own timezone (else `timezone`).
+    digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    digest_time: str = "09:00"
+    reminder_time: str = "09:00"
+    rescore_time: str = "02:00"
+    reminders_per_day: int = Field(5, ge=1, le=50)
+    grace_hours: float = Field(6, ge=0, le=72)
+    send_attempts: int = Field(4, ge=1, le=10)
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token and self.slack_signing_secret)
+
+    @property
+    def wecom_enabled(self) -> bool:
+        return bool(self.wecom_corp_id and self.wecom_secret and self.wecom_token
+                    and self.wecom_encoding_aes_key and self.wecom_agent_id is not None)
+
+    @field_validator("digest_time", "reminder_time", "rescore_time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        hours, _, minutes = value.partition(":")
+        if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+            raise ValueError(f"a time of day is HH:MM (24-hour), like 09:00, not {value!r}")
+        return f"{int(hours):02d}:{int(minutes):02d}"
 
     @field_validator("timezone")
     @classmethod
