@@ -30,10 +30,20 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         for e in exc.errors():
-            field = "TIERBOT_" + str(e["loc"][0]).upper() if e["loc"] else "settings"
+            field = _setting_name(str(e["loc"][0])) if e["loc"] else "settings"
             err.print(f"[red]Configuration error[/red] in {field}: {e['msg']}")
         err.print("Fix it in the environment or in .env (see .env.example).")
         raise typer.Exit(2) from None
+
+
+def _setting_name(name: str) -> str:
+    """The environment variable a field is read from (SLACK_BOT_TOKEN, TIERBOT_LOCALE...)."""
+    field = Settings.model_fields.get(name)
+    alias = getattr(field, "validation_alias", None) if field else None
+    choices = getattr(alias, "choices", None)
+    if choices:
+        return str(choices[0])
+    return "TIERBOT_" + name.upper()
 
 
 @contextmanager
@@ -350,6 +360,47 @@ def console(
 
 def _pct(part: int, whole: int) -> str:
     return f"{part / whole:.1%}" if whole else "n/a"
+
+
+@app.command()
+def serve(
+    host: Optional[str] = typer.Option(None, help="Listen address (default TIERBOT_HTTP_HOST)."),
+    port: Optional[int] = typer.Option(None, help="Port (default TIERBOT_HTTP_PORT; 0 = any free)."),
+) -> None:
+    """Run the bot: Slack at /slack/events (or Socket Mode), WeCom at /wecom/callback, /healthz."""
+    import logging
+    import signal
+
+    from bot.serve import SetupError, build
+
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings()
+    with store(settings) as engine:
+        services = _services(settings, engine)
+        try:
+            running = build(services, settings, host=host, port=port)
+        except SetupError as exc:
+            err.print(f"[red]Cannot start:[/red] {exc}")
+            raise typer.Exit(2) from None
+        if running.slack_mode == "off" and not running.wecom:
+            err.print("No chat platform is configured (set SLACK_BOT_TOKEN and "
+                      "SLACK_SIGNING_SECRET, or the WECOM_* settings); serving /healthz only.")
+        out.print(f"tierbot listening on {running.server.url} (slack: {running.slack_mode}, "
+                  f"wecom: {'on' if running.wecom else 'off'})", markup=False, highlight=False)
+        sys.stdout.flush()
+
+        def stop(signum, frame):
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            running.server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            running.stop()
+            out.print("tierbot stopped.")
 
 
 def _parse_cli_date(value: str, option: str) -> date:

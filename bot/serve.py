@@ -1,0 +1,84 @@
+"""`tierbot serve`: the HTTP server with the enabled platform adapters (and, from the
+scheduler issue on, the scheduler). Composition only: it wires parts built elsewhere."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from bot.commands import Services
+from bot.server import HttpRequest, HttpResponse, HttpServer
+from bot.settings import Settings
+
+log = logging.getLogger("tierbot.serve")
+
+
+@dataclass
+class Running:
+    server: HttpServer
+    slack_mode: str = "off"          # off, http, socket
+    wecom: bool = False
+    closers: list = field(default_factory=list)
+
+    def stop(self) -> None:
+        for close in reversed(self.closers):
+            try:
+                close()
+            except Exception:  # pragma: no cover - best effort on shutdown
+                log.exception("error while stopping")
+        self.server.stop()
+
+
+class SetupError(Exception):
+    """A configuration the admin must fix; the message says what and how."""
+
+
+def build(services: Services, settings: Settings, *, host: str | None = None,
+          port: int | None = None) -> Running:
+    """Create the server and adapters (not yet serving)."""
+    routes = {}
+    slack_mode, wecom_on, closers = "off", False, []
+    if settings.slack_bot_token or settings.slack_signing_secret:
+        if not settings.slack_enabled:
+            raise SetupError("Slack needs both SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET "
+                             "(Basic Information > App Credentials); set the missing one.")
+        from slack_bolt.error import BoltError
+
+        from bot.slack.app import SlackAdapter
+        try:
+            slack = SlackAdapter(services, settings)
+        except BoltError as exc:
+            raise SetupError(f"Slack refused SLACK_BOT_TOKEN ({exc}). Copy the Bot User OAuth "
+                             "Token (xoxb-...) from OAuth & Permissions.") from None
+        if settings.slack_app_token:
+            handler = slack.socket_mode(settings.slack_app_token.get_secret_value())
+            handler.connect()
+            closers.append(handler.close)
+            slack_mode = "socket"
+        else:
+            routes["/slack/events"] = slack.http_route
+            slack_mode = "http"
+    if settings.wecom_enabled:
+        from bot.wecom.app import WeComAdapter
+
+        wecom = WeComAdapter(services, settings)
+        routes["/wecom/callback"] = wecom.http_route
+        closers.append(wecom.close)
+        wecom_on = True
+
+    def health(request: HttpRequest) -> HttpResponse:
+        try:
+            with services.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            database = "ok"
+        except Exception as exc:
+            database = f"unreachable: {type(exc).__name__}"
+        body = {"ok": database == "ok", "database": database, "slack": slack_mode,
+                "wecom": "on" if wecom_on else "off"}
+        return HttpResponse.json(body, 200 if body["ok"] else 503)
+
+    routes["/healthz"] = health
+    server = HttpServer(host or settings.http_host,
+                        settings.http_port if port is None else port, routes)
+    return Running(server, slack_mode, wecom_on, closers)
