@@ -375,6 +375,9 @@ def serve(
 
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Acks are short and must not wait behind a long command on another thread: switch
+    # threads more often than Python's default 5 ms.
+    sys.setswitchinterval(0.001)
     settings = load_settings()
     with store(settings) as engine:
         services = _services(settings, engine)

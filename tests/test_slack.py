@@ -351,3 +351,21 @@ def test_buttons_respect_who_may_see_the_account(bot, fake):
     _click(bot, fake, "tierbot_snooze", key="CN-0001", name="x", user="U0LUCAS01")
     [call] = fake.wait_for("response")
     assert "not your account" in call.args["text"]
+
+
+def test_manifest_declares_every_command_and_the_scopes_used():
+    from pathlib import Path
+
+    import yaml
+
+    from bot.slack.app import SLASH_COMMANDS
+    manifest = yaml.safe_load((Path(__file__).parent.parent / "slack-manifest.yml").read_text())
+    commands = manifest["features"]["slash_commands"]
+    assert [c["command"] for c in commands] == list(SLASH_COMMANDS)
+    assert {c["url"] for c in commands} == {manifest["settings"]["interactivity"]["request_url"]}
+    assert manifest["settings"]["event_subscriptions"]["request_url"].endswith("/slack/events")
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {
+        "app_mention", "message.im"}
+    assert {"commands", "chat:write", "im:write", "im:history", "app_mentions:read",
+            "files:write"} <= set(manifest["oauth_config"]["scopes"]["bot"])
+    assert all(len(c["description"]) <= 100 for c in commands)

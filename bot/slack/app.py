@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -55,22 +57,41 @@ class SlackAdapter:
     """The bolt App with tierbot's listeners; `http_route` serves /slack/events."""
 
     def __init__(self, services: Services, settings: Settings, *, client: WebClient | None = None,
-                 workers: int = 16):
+                 workers: int = 4):
         if not settings.slack_enabled:
             raise ValueError("Slack needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
         self.services = services
         self.client = client or web_client(settings)
+        # process_before_response=True: the ack runs on the request's own thread, so it is
+        # never queued behind commands; all work is in lazy listeners on the executor.
         self.app = App(signing_secret=settings.slack_signing_secret.get_secret_value(),
-                       client=self.client, process_before_response=False, logger=log,
+                       client=self.client, process_before_response=True, logger=log,
                        listener_executor=ThreadPoolExecutor(workers, "tierbot-slack"))
+        self._acking = 0
+        self._idle = threading.Condition()
+        self._ack_turn = threading.Lock()
+        self._last_ack = 0.0
         self._register()
 
     # ---- transport -------------------------------------------------------------------
     def http_route(self, request: HttpRequest) -> HttpResponse:
         if request.method != "POST":
             return HttpResponse(405, "POST only")
-        response: BoltResponse = self.app.dispatch(BoltRequest(
-            body=request.body.decode("utf-8"), query=request.query, headers=request.headers))
+        with self._idle:
+            self._acking += 1
+        try:
+            # One ack at a time: 50 threads sharing the interpreter round-robin would all
+            # finish late together; in turn, each finishes as early as it can.
+            with self._ack_turn:
+                response: BoltResponse = self.app.dispatch(BoltRequest(
+                    body=request.body.decode("utf-8"), query=request.query,
+                    headers=request.headers))
+        finally:
+            with self._idle:
+                self._acking -= 1
+                self._last_ack = time.monotonic()
+                if not self._acking:
+                    self._idle.notify_all()
         headers = {k: v[0] for k, v in response.headers.items() if v}
         return HttpResponse(response.status, response.body or "", headers)
 
@@ -86,8 +107,8 @@ class SlackAdapter:
         app.use(self._claim_events)
         for name in SLASH_COMMANDS:
             app.command(name)(ack=_ack_now, lazy=[self._on_command])
-        app.event("message")(self._on_message)
-        app.event("app_mention")(self._on_mention)
+        app.event("message")(ack=_ack_now, lazy=[self._on_message])
+        app.event("app_mention")(ack=_ack_now, lazy=[self._on_mention])
         app.action(views.LOG_VISIT)(ack=_ack_now, lazy=[self._on_log_visit])
         app.action(views.SNOOZE)(ack=_ack_now, lazy=[self._on_snooze])
         app.action(views.DONE)(ack=_ack_now, lazy=[self._on_done])
@@ -105,8 +126,24 @@ class SlackAdapter:
                 return BoltResponse(status=200, body="")
         return next()
 
+    def _acks_first(self, limit: float = 1.0, quiet: float = 0.01) -> None:
+        """Let acknowledgements finish before starting work: in a burst, the commands' work
+        would otherwise hold the interpreter while Slack's 3 s run out. Work starts once no
+        ack has been in progress for `quiet` seconds, and after `limit` at the latest."""
+        deadline = time.monotonic() + limit
+        with self._idle:
+            while time.monotonic() < deadline:
+                if self._acking == 0:
+                    calm = time.monotonic() - self._last_ack
+                    if calm >= quiet:
+                        return
+                    self._idle.wait(quiet - calm)
+                else:
+                    self._idle.wait(max(0.0, min(quiet, deadline - time.monotonic())))
+
     def _answer(self, user_id: str, text: str, request_id: str | None) -> tuple[dict, bool]:
         """Run a command's text for a Slack user: (the Block Kit message, post publicly?)."""
+        self._acks_first()
         words = text.split()
         public = len(words) > 1 and words[-1].casefold() in PUBLIC_WORDS
         if public:
