@@ -79,6 +79,9 @@ def build(services: Services, settings: Settings, *, host: str | None = None,
         return HttpResponse.json(body, 200 if body["ok"] else 503)
 
     routes["/healthz"] = health
+    # Build the account lookup index now, not on the first user's command.
+    import threading
+    threading.Thread(target=services.accounts, name="tierbot-warm", daemon=True).start()
     server = HttpServer(host or settings.http_host,
                         settings.http_port if port is None else port, routes)
     return Running(server, slack_mode, wecom_on, closers)

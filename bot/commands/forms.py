@@ -53,6 +53,14 @@ def person_locale(request: Request, services: Services) -> str:
     return request.locale or person.locale or services.settings.locale
 
 
+def own_locale(request: Request, services: Services) -> str | None:
+    """The user's own language setting, if they are a known rep who has one."""
+    try:
+        return identify(request, services).locale
+    except UserError:
+        return None
+
+
 def submit_visit(request: Request, services: Services, form: VisitForm) -> Reply:
     """Log the interaction a form describes; a UserError if the user can't (unknown user,
     not their account) or the form is invalid (`form_invalid` with `fields`)."""
