@@ -43,12 +43,10 @@ def build(services: Services, settings: Settings, *, host: str | None = None,
         if not settings.slack_enabled:
             raise SetupError("Slack needs both SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET "
                              "(Basic Information > App Credentials); set the missing one.")
-        from slack_bolt.error import BoltError
-
-        from bot.slack.app import SlackAdapter
+        from bot.slack.app import SlackAdapter, SlackSetupError
         try:
             slack = SlackAdapter(services, settings)
-        except BoltError as exc:
+        except SlackSetupError as exc:
             raise SetupError(f"Slack refused SLACK_BOT_TOKEN ({exc}). Copy the Bot User OAuth "
                              "Token (xoxb-...) from OAuth & Permissions.") from None
         if settings.slack_app_token:

@@ -46,3 +46,30 @@ def test_importing_the_cli_builds_no_engine(tmp_path, monkeypatch):
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True,
                    env={"TIERBOT_DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "PYTHONPATH": str(ROOT)})
     assert not (tmp_path / "x.db").exists() and not (tmp_path / "tierbot.db").exists()
+
+
+def _third_party(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("sdks, home", [({"slack_bolt", "slack_sdk"}, "bot/slack"),
+                                        ({"wechatpy", "xmltodict"}, "bot/wecom")])
+def test_platform_sdks_stay_inside_their_adapter(sdks, home):
+    for package in ("bot", "scoring", "messages", "storage"):
+        for path in (ROOT / package).rglob("*.py"):
+            if (ROOT / home) in path.parents:
+                continue
+            assert not _third_party(path) & sdks, f"{path.relative_to(ROOT)} imports {sdks}"
+
+
+def test_commands_know_no_platform():
+    for path in (ROOT / "bot" / "commands").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "bot.slack" not in text and "bot.wecom" not in text, path

@@ -89,3 +89,10 @@ def test_serve_explains_a_rejected_token(db_url, tmp_path, fake, monkeypatch):
         "SLACK_API_URL": fake.api_url})
     assert result.exit_code == 2
     assert "SLACK_BOT_TOKEN" in result.output and "xoxb-wrong" not in result.output
+
+
+def test_healthz_reports_wecom_and_a_half_wecom_setup_is_ignored_with_slack_off(
+        db_url, tmp_path, monkeypatch):
+    from bot.settings import Settings
+    s = Settings(database_url=db_url, wecom_corp_id="ww1", wecom_agent_id=1)
+    assert s.wecom_enabled is False  # secret, token and key missing: not half-started

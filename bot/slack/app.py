@@ -17,6 +17,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.error import BoltError
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -42,6 +43,10 @@ PUBLIC_WORDS = {"public", "公开"}
 _MENTION = re.compile(r"<@[A-Z0-9]+(\|[^>]*)?>")
 
 
+class SlackSetupError(ValueError):
+    """Slack refused the configuration at start (the message says why)."""
+
+
 def web_client(settings: Settings, token: str | None = None) -> WebClient:
     """A WebClient on SLACK_API_URL with bounded retries: 429 honouring Retry-After, 5xx,
     and connection errors."""
@@ -64,9 +69,12 @@ class SlackAdapter:
         self.client = client or web_client(settings)
         # process_before_response=True: the ack runs on the request's own thread, so it is
         # never queued behind commands; all work is in lazy listeners on the executor.
-        self.app = App(signing_secret=settings.slack_signing_secret.get_secret_value(),
-                       client=self.client, process_before_response=True, logger=log,
-                       listener_executor=ThreadPoolExecutor(workers, "tierbot-slack"))
+        try:
+            self.app = App(signing_secret=settings.slack_signing_secret.get_secret_value(),
+                           client=self.client, process_before_response=True, logger=log,
+                           listener_executor=ThreadPoolExecutor(workers, "tierbot-slack"))
+        except BoltError as exc:  # auth.test at start: a wrong or revoked token
+            raise SlackSetupError(str(exc)) from None
         self._acking = 0
         self._idle = threading.Condition()
         self._ack_turn = threading.Lock()
