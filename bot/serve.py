@@ -57,6 +57,14 @@ def build(services: Services, settings: Settings, *, host: str | None = None,
         else:
             routes["/slack/events"] = slack.http_route
             slack_mode = "http"
+    wecom_fields = {"WECOM_CORP_ID": settings.wecom_corp_id,
+                    "WECOM_AGENT_ID": settings.wecom_agent_id,
+                    "WECOM_SECRET": settings.wecom_secret, "WECOM_TOKEN": settings.wecom_token,
+                    "WECOM_ENCODING_AES_KEY": settings.wecom_encoding_aes_key}
+    missing = [name for name, value in wecom_fields.items() if value in (None, "")]
+    if 0 < len(missing) < len(wecom_fields):
+        raise SetupError(f"WeCom is half configured: set {', '.join(missing)} too (see the "
+                         "README, WeCom setup), or unset the other WECOM_* settings.")
     if settings.wecom_enabled:
         from bot.wecom.app import WeComAdapter
 

@@ -91,8 +91,11 @@ def test_serve_explains_a_rejected_token(db_url, tmp_path, fake, monkeypatch):
     assert "SLACK_BOT_TOKEN" in result.output and "xoxb-wrong" not in result.output
 
 
-def test_healthz_reports_wecom_and_a_half_wecom_setup_is_ignored_with_slack_off(
-        db_url, tmp_path, monkeypatch):
-    from bot.settings import Settings
-    s = Settings(database_url=db_url, wecom_corp_id="ww1", wecom_agent_id=1)
-    assert s.wecom_enabled is False  # secret, token and key missing: not half-started
+def test_serve_refuses_half_a_wecom_configuration(db_url, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    env = _prepared_env(db_url, tmp_path)
+    result = CliRunner().invoke(app, ["serve", "--port", "0"], env={
+        **env, "WECOM_CORP_ID": "ww0123", "WECOM_AGENT_ID": "1000002", "WECOM_SECRET": "s3cret"})
+    assert result.exit_code == 2
+    assert "WECOM_TOKEN, WECOM_ENCODING_AES_KEY" in result.output
+    assert "s3cret" not in result.output
