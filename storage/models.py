@@ -43,6 +43,9 @@ class Rep(SQLModel, table=True):
     wecom_userid: Optional[str] = Field(default=None, max_length=64, unique=True)
     timezone: Optional[str] = Field(default=None, max_length=64)
     locale: Optional[str] = Field(default=None, max_length=8)
+    # The rep's own delivery times, else the settings': "mon 09:00" and "09:00".
+    digest_at: Optional[str] = Field(default=None, max_length=16)
+    reminder_at: Optional[str] = Field(default=None, max_length=8)
 
 
 class Account(SQLModel, table=True):
@@ -192,6 +195,9 @@ class Delivery(SQLModel, table=True):
     last_error: Optional[str] = Field(default=None, sa_type=sa.Text)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     sent_at: Optional[datetime] = Field(default=None, sa_column=_ts(nullable=True))
+    # When a sender took the row (status "sending"); a crash leaves it to be taken over.
+    claimed_at: Optional[datetime] = Field(default=None, sa_column=_ts(nullable=True))
+    ref: Optional[str] = Field(default=None, max_length=128)
 
 
 class AuditEntry(SQLModel, table=True):

@@ -131,3 +131,25 @@ def test_feedback_scores(engine, tmp_path):
     assert "line 2, column 'score': '11' is not a nps score; use a whole number from 0 to 10" in info.value.report()
     assert "line 3, column 'score': '0' is not a csat score; use a whole number from 1 to 5" in info.value.report()
     assert count(engine, "feedback") == 3
+
+
+def test_reps_own_delivery_times(engine, tmp_path):
+    path = write_csv(tmp_path / "r.csv", "rep,name,timezone,digest_at,reminder_at\n"
+                                         "bo,Bo,Europe/Berlin,fri 16:30,8:00\n"
+                                         "li,李,Asia/Shanghai,周一 09:00,\n")
+    import_file(engine, "reps", path)
+    assert rows(engine, "SELECT key, digest_at, reminder_at FROM reps ORDER BY key") == [
+        ("bo", "fri 16:30", "8:00"), ("li", "周一 09:00", None)]
+
+
+@pytest.mark.parametrize("line, column, fragment", [
+    ("bo,Bo,someday 9:00,", "digest_at", "write it like 'mon 09:00'"),
+    ("bo,Bo,mon 25:00,", "digest_at", "not a time of day"),
+    ("bo,Bo,,9am", "reminder_at", "write it as HH:MM"),
+])
+def test_bad_delivery_times(engine, tmp_path, line, column, fragment):
+    path = write_csv(tmp_path / "r.csv", "rep,name,digest_at,reminder_at\n" + line + "\n")
+    with pytest.raises(ImportFailed) as info:
+        import_file(engine, "reps", path)
+    assert f"line 2, column '{column}'" in info.value.report() and fragment in info.value.report()
+    assert count(engine, "reps") == 0

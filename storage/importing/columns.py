@@ -28,6 +28,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "wecom_userid": ("wecom_user_id", "wecom_id", "企业微信"),
     "timezone": ("tz", "时区"),
     "locale": ("language", "语言"),
+    "digest_at": ("digest_time", "周报时间"),
+    "reminder_at": ("reminder_time", "提醒时间"),
     "kind": ("type", "类型"),
     "summary": ("notes", "note", "摘要", "备注"),
     "next_date": ("next", "下次日期"),
@@ -47,7 +49,8 @@ SPECS: dict[str, KindSpec] = {
                        ("order_id", "margin", "category", "currency")),
     "accounts": KindSpec(("account", "name"), ("owner", "industry", "size", "region", "aliases")),
     "reps": KindSpec(("rep", "name"), ("email", "role", "manager", "slack_user_id",
-                                       "wecom_userid", "timezone", "locale")),
+                                       "wecom_userid", "timezone", "locale",
+                                       "digest_at", "reminder_at")),
     "interactions": KindSpec(("account", "date", "kind"), ("rep", "summary", "next_date")),
     "feedback": KindSpec(("account", "date", "kind", "score"), ("comment",)),
 }

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from storage.importing.errors import ErrorCollector
 from storage.importing.parse import parse_date
 from storage.importing.reader import Table
+from storage.schedule import BadTime, parse_clock, parse_weekly
 from storage.models import Account, Feedback, Interaction, Rep
 
 ROLE_WORDS = {"rep": "rep", "sales": "rep", "销售": "rep", "manager": "manager", "经理": "manager",
@@ -124,7 +125,15 @@ def import_reps(conn, table, index, summary, errors) -> None:
             "timezone": ctx.text("timezone"),
             "locale": ctx.choice("locale", LOCALE_WORDS, default=None)
             if ctx.text("locale") else None,
+            "digest_at": ctx.text("digest_at"),
+            "reminder_at": ctx.text("reminder_at"),
         }
+        for field, parse in (("digest_at", parse_weekly), ("reminder_at", parse_clock)):
+            if rec[field]:
+                try:
+                    parse(rec[field])
+                except BadTime as exc:
+                    ctx.fail(field, str(exc))
         _first_seen(ctx, slack_seen, "slack_user_id", rec["slack_user_id"])
         _first_seen(ctx, wecom_seen, "wecom_userid", rec["wecom_userid"])
         if rec["email"] and "@" not in rec["email"]:
