@@ -1,0 +1,1 @@
+"""The scheduler: weekly digests, daily revisit reminders and the nightly rescore."""
