@@ -366,8 +366,11 @@ def _pct(part: int, whole: int) -> str:
 def serve(
     host: Optional[str] = typer.Option(None, help="Listen address (default TIERBOT_HTTP_HOST)."),
     port: Optional[int] = typer.Option(None, help="Port (default TIERBOT_HTTP_PORT; 0 = any free)."),
+    with_scheduler: bool = typer.Option(True, "--scheduler/--no-scheduler",
+                                        help="Also run the scheduler (digests, reminders)."),
 ) -> None:
-    """Run the bot: Slack at /slack/events (or Socket Mode), WeCom at /wecom/callback, /healthz."""
+    """Run the bot: Slack at /slack/events (or Socket Mode), WeCom at /wecom/callback, /healthz,
+    and the scheduler (one instance leads; the others stand by)."""
     import logging
     import signal
 
@@ -389,6 +392,11 @@ def serve(
         if running.slack_mode == "off" and not running.wecom:
             err.print("No chat platform is configured (set SLACK_BOT_TOKEN and "
                       "SLACK_SIGNING_SECRET, or the WECOM_* settings); serving /healthz only.")
+        if with_scheduler:
+            from bot.scheduler.wiring import build_scheduler
+            scheduler = build_scheduler(services, settings)
+            scheduler.start()
+            running.closers.append(scheduler.shutdown)
         out.print(f"tierbot listening on {running.server.url} (slack: {running.slack_mode}, "
                   f"wecom: {'on' if running.wecom else 'off'})", markup=False, highlight=False)
         sys.stdout.flush()
@@ -404,6 +412,100 @@ def serve(
         finally:
             running.stop()
             out.print("tierbot stopped.")
+
+
+@app.command("scheduler")
+def scheduler_cmd() -> None:
+    """Run only the scheduler (weekly digests, daily reminders, nightly rescore)."""
+    import logging
+    import signal
+    import threading
+
+    from bot.scheduler.wiring import build_scheduler
+
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings()
+    if not (settings.slack_enabled or settings.wecom_enabled):
+        err.print("No chat platform is configured, so there is nowhere to send digests: set "
+                  "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, or the WECOM_* settings.")
+        raise typer.Exit(2)
+    with store(settings) as engine:
+        scheduler = build_scheduler(_services(settings, engine), settings)
+        scheduler.start()
+        out.print("tierbot scheduler running (only the leading instance sends).")
+        sys.stdout.flush()
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *a: stop.set())
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            scheduler.shutdown()
+            out.print("tierbot scheduler stopped.")
+
+
+@app.command()
+def digest(
+    rep: Optional[str] = typer.Option(None, "--rep", help="Only this rep (key)."),
+    preview: bool = typer.Option(False, "--preview", help="Print the digest as the console shows it."),
+    send_now: bool = typer.Option(False, "--send-now",
+                                  help="Send this period's digests now (each at most once)."),
+    locale: Optional[str] = typer.Option(None, "--locale", help="en or zh (preview)."),
+) -> None:
+    """Preview a rep's weekly digest, or send this week's digests now."""
+    from bot.scheduler.wiring import build_deliverer
+
+    if preview == send_now:
+        err.print("Choose one: tierbot digest --preview [--rep KEY]  or  "
+                  "tierbot digest --send-now [--rep KEY]")
+        raise typer.Exit(2)
+    settings = load_settings()
+    with store(settings) as engine:
+        services = _services(settings, engine)
+        if preview:
+            key = rep or _default_rep(engine)
+            out.print(_answer(services, key, "/digest", "text", locale), markup=False,
+                      highlight=False)
+            return
+        if not (settings.slack_enabled or settings.wecom_enabled):
+            err.print("No chat platform is configured: set SLACK_BOT_TOKEN and "
+                      "SLACK_SIGNING_SECRET, or the WECOM_* settings (see the README).")
+            raise typer.Exit(2)
+        deliverer = build_deliverer(services, settings)
+        if rep and not deliverer.recipients({rep}):
+            err.print(f"There is no rep with the key {rep!r}.")
+            raise typer.Exit(1)
+        counts = deliverer.send_now("digest", only={rep} if rep else None)
+        out.print("digests: " + (", ".join(f"{n} {what}" for what, n in sorted(counts.items()))
+                                 or "no reps"), markup=False, highlight=False)
+        if counts.get("failed"):
+            raise typer.Exit(1)
+
+
+@app.command()
+def deliveries(
+    limit: int = typer.Option(30, help="How many of the most recent to show."),
+    failed: bool = typer.Option(False, "--failed", help="Only failed deliveries."),
+) -> None:
+    """Recent digests and reminders: sent, failed (with the error), skipped."""
+    from rich.table import Table
+
+    from storage.deliveries import recent
+
+    settings = load_settings()
+    with store(settings) as engine:
+        rows = recent(engine, limit=limit, status="failed" if failed else None)
+    if not rows:
+        out.print("No deliveries yet." if not failed else "No failed deliveries.")
+        return
+    table = Table("when (UTC)", "rep", "kind", "period", "channel", "status", "tries", "error",
+                  show_lines=False)
+    for r in rows:
+        table.add_row(f"{r['created_at']:%Y-%m-%d %H:%M}", r["rep"], r["kind"], r["period"],
+                      r["channel"], r["status"], str(r["attempts"]), r["last_error"] or "")
+    out.print(table)
 
 
 def _parse_cli_date(value: str, option: str) -> date:

@@ -1,0 +1,116 @@
+"""What the scheduler sends and through which platform: each rep on their own channel.
+
+A rep with a Slack id gets Slack (when Slack is configured), else one with a WeCom userid
+gets WeCom. Digests are the `/digest` reply rendered for the channel, then the chart;
+reminders list the accounts due, each with the adapter's buttons.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+
+from bot.delivery import SendResult
+from messages.channels import to_wecom
+from messages.render import TIER_NAMES, render, render_for
+
+log = logging.getLogger("tierbot.scheduler")
+
+CARD_TEXT = {
+    "en": {"title": "Revisit due", "overdue": "{n} days overdue", "today": "due today",
+           "tier": "Tier", "last": "Last contact", "never": "never"},
+    "zh": {"title": "拜访提醒", "overdue": "逾期{n}天", "today": "今天到期", "tier": "分层",
+           "last": "最近联系", "never": "从未联系"},
+}
+CHART_TITLE = {"en": "Tiers this week", "zh": "本周客户分层"}
+
+
+@dataclass(frozen=True)
+class Recipient:
+    id: int
+    key: str
+    name: str
+    role: str
+    slack_user_id: str | None
+    wecom_userid: str | None
+    timezone: str | None
+    locale: str | None
+    digest_at: str | None
+    reminder_at: str | None
+
+
+class Outbox:
+    def __init__(self, slack=None, wecom=None):
+        self.slack, self.wecom = slack, wecom  # SlackSender, WeComSender (or None)
+
+    def channel(self, rep: Recipient) -> str | None:
+        if rep.slack_user_id and self.slack is not None:
+            return "slack"
+        if rep.wecom_userid and self.wecom is not None:
+            return "wecom"
+        return None
+
+    def digest(self, rep: Recipient, channel: str, template: str, context: dict, locale: str,
+               chart: bytes | None) -> SendResult:
+        """The digest text first (it carries everything), then the chart; a chart that
+        can't be delivered doesn't fail the digest (its numbers are in the text)."""
+        if channel == "slack":
+            result = self.slack.dm(rep.slack_user_id, render_for(template, context,
+                                                                 channel="slack", locale=locale))
+            if result.ok and chart:
+                shown = self.slack.upload_png(rep.slack_user_id, chart, filename="tiers.png",
+                                              title=CHART_TITLE.get(locale, CHART_TITLE["en"]))
+                if not shown.ok:
+                    log.warning("digest chart for %s not delivered: %s", rep.key, shown.error)
+            return result
+        result = self.wecom.markdown(rep.wecom_userid, render_for(template, context,
+                                                                  channel="wecom", locale=locale))
+        if result.ok and chart:
+            shown = self.wecom.image(rep.wecom_userid, chart, "tiers.png")
+            if not shown.ok:
+                log.warning("digest chart for %s not delivered: %s", rep.key, shown.error)
+        return result
+
+    def reminder(self, rep: Recipient, channel: str, rows: list[dict], more: int, locale: str,
+                 today: date, period: str) -> SendResult:
+        context = {"rows": rows, "more": more, "today": today}
+        if channel == "slack":
+            return self.slack.dm(rep.slack_user_id, self._slack_reminder(context, locale))
+        # WeCom: a card per account (buttons), then one line for the rest.
+        from bot.wecom.cards import account_card, task_id
+
+        labels = CARD_TEXT.get(locale, CARD_TEXT["zh"])
+        names = TIER_NAMES.get(locale, TIER_NAMES["en"])
+        last = None
+        for r in rows:
+            overdue = labels["overdue"].format(n=r["days_overdue"]) if r["days_overdue"] > 0 \
+                else labels["today"]
+            card = account_card(
+                key=r["key"], name=r["name"], title=labels["title"], description=overdue,
+                facts=[(labels["tier"], names.get(r["tier"], r["tier"])),
+                       (labels["last"], r["last"].isoformat() if r["last"] else labels["never"])],
+                locale=locale, task=task_id("rem", rep.key, period, r["key"]))
+            last = self.wecom.card(rep.wecom_userid, card)
+            if not last.ok:
+                return last
+        if more or not rows:
+            text = render("reminder", {**context, "rows": []}, channel="wecom", locale=locale)
+            last = self.wecom.markdown(rep.wecom_userid, to_wecom(text, locale))
+        return last
+
+    @staticmethod
+    def _slack_reminder(context: dict, locale: str) -> dict:
+        """A header, then each account's line with its Log visit / Snooze / Done buttons."""
+        from bot.slack.views import account_buttons
+
+        lines = [line for line in render("reminder", context, channel="slack",
+                                         locale=locale).split("\n") if line.strip()]
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": lines[0]}}]
+        for r in context["rows"]:
+            line = render("reminder_row", {"r": r}, channel="slack", locale=locale)
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": line}})
+            blocks.append(account_buttons(r["key"], r["name"], locale))
+        if context["more"]:
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn",
+                                                            "text": lines[-1]}]})
+        return {"text": lines[0], "blocks": blocks[:50]}

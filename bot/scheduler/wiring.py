@@ -1,0 +1,46 @@
+"""Building the scheduler's parts from settings (used by `serve`, `scheduler`, `digest`)."""
+from __future__ import annotations
+
+from bot.commands import Services
+from bot.scheduler.leader import Leader
+from bot.scheduler.outbox import Outbox
+from bot.scheduler.runner import Deliverer, Scheduler
+from bot.settings import Settings
+
+
+def build_outbox(services: Services, settings: Settings) -> Outbox:
+    slack = wecom = None
+    if settings.slack_enabled:
+        from bot.slack.app import web_client
+        from bot.slack.sender import SlackSender
+        slack = SlackSender(web_client(settings))
+    if settings.wecom_enabled:
+        from bot.wecom.client import DatabaseTokenStore, WeComClient
+        from bot.wecom.sender import WeComSender
+        client = WeComClient(settings.wecom_corp_id, settings.wecom_secret.get_secret_value(),
+                             api_url=settings.wecom_api_url,
+                             store=DatabaseTokenStore(services.engine))
+        wecom = WeComSender(client, settings.wecom_agent_id)
+    return Outbox(slack, wecom)
+
+
+def rescorer(services: Services):
+    from bot.scoring_jobs import NothingToScore, rescore
+
+    def run(as_of):
+        try:
+            rescore(services.engine, services.scoring, as_of)
+            services.accounts_changed()
+        except NothingToScore:
+            pass
+    return run
+
+
+def build_deliverer(services: Services, settings: Settings) -> Deliverer:
+    return Deliverer(services, build_outbox(services, settings), settings,
+                     rescore=rescorer(services))
+
+
+def build_scheduler(services: Services, settings: Settings) -> Scheduler:
+    return Scheduler(build_deliverer(services, settings), Leader(services.engine), settings,
+                     rescore=rescorer(services))
