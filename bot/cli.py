@@ -490,8 +490,6 @@ def deliveries(
     failed: bool = typer.Option(False, "--failed", help="Only failed deliveries."),
 ) -> None:
     """Recent digests and reminders: sent, failed (with the error), skipped."""
-    from rich.table import Table
-
     from storage.deliveries import recent
 
     settings = load_settings()
@@ -500,12 +498,12 @@ def deliveries(
     if not rows:
         out.print("No deliveries yet." if not failed else "No failed deliveries.")
         return
-    table = Table("when (UTC)", "rep", "kind", "period", "channel", "status", "tries", "error",
-                  show_lines=False)
+    out.print(f"{'when (UTC)':<16}  {'rep':<14} {'kind':<8} {'period':<10} {'channel':<7} "
+              f"{'status':<8} tries  error", markup=False, highlight=False)
     for r in rows:
-        table.add_row(f"{r['created_at']:%Y-%m-%d %H:%M}", r["rep"], r["kind"], r["period"],
-                      r["channel"], r["status"], str(r["attempts"]), r["last_error"] or "")
-    out.print(table)
+        out.print(f"{r['created_at']:%Y-%m-%d %H:%M}  {r['rep']:<14} {r['kind']:<8} "
+                  f"{r['period']:<10} {r['channel']:<7} {r['status']:<8} {r['attempts']:>5}  "
+                  f"{r['last_error'] or ''}", markup=False, highlight=False)
 
 
 def _parse_cli_date(value: str, option: str) -> date:
