@@ -6,6 +6,7 @@ from several threads and on a machine without a screen.
 from __future__ import annotations
 
 import io
+import threading
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -44,41 +45,79 @@ def distribution(book: dict) -> tuple[dict[str, int], dict[str, int]]:
     return before, now
 
 
+class _Painter:
+    """One figure per thread and language, redrawn with new numbers: building the axes,
+    bars and tick machinery is most of a chart's cost, and it is the same every time."""
+
+    def __init__(self, locale: str):
+        from matplotlib.ticker import MaxNLocator
+
+        self.label = LABELS[locale]
+        self.names = TIER_LABELS[locale]
+        fig = Figure(figsize=(9, 3.8), dpi=72)
+        FigureCanvasAgg(fig)
+        self.fig = fig
+        left = self.left = fig.add_axes((0.05, 0.1, 0.5, 0.75))
+        right = self.right = fig.add_axes((0.72, 0.1, 0.26, 0.75))
+        xs = range(len(TIERS))
+        self.last = left.bar([x - 0.2 for x in xs], [0] * len(TIERS), 0.4, color="#a8dadc")
+        self.now = left.bar([x + 0.2 for x in xs], [0] * len(TIERS), 0.4, color="#1d3557")
+        left.set_xticks(list(xs), [self.names[t] for t in TIERS], fontfamily=FONTS)
+        left.yaxis.set_major_locator(MaxNLocator(4, integer=True))
+        self.moves = right.barh(range(MAX_MOVES), [0] * MAX_MOVES)
+        right.set_ylim(-0.6, MAX_MOVES - 0.4)
+        right.xaxis.set_visible(False)
+        for ax in (left, right):
+            for side in ("top", "right"):
+                ax.spines[side].set_visible(False)
+        fig.text(0.05, 0.92, f"{self.label['title']}  ({self.label['last']} / {self.label['now']})",
+                 fontsize=12, fontfamily=FONTS)
+        fig.text(0.60, 0.92, self.label["moves"], fontsize=12, fontfamily=FONTS)
+        self.none = fig.text(0.85, 0.45, self.label["none"], ha="center", fontfamily=FONTS)
+
+    def draw(self, before: dict, now: dict, moves: list[dict]) -> bytes:
+        for bar, t in zip(self.last, TIERS):
+            bar.set_height(before.get(t, 0))
+        for bar, t in zip(self.now, TIERS):
+            bar.set_height(now.get(t, 0))
+        top = max([*before.values(), *now.values(), 1])
+        self.left.set_ylim(0, top * 1.08)
+        shown = list(reversed(moves))  # the biggest on top
+        labels = [""] * MAX_MOVES
+        for i, bar in enumerate(self.moves):
+            if i < len(shown):
+                m = shown[i]
+                bar.set_width(m["accounts"])
+                bar.set_color("#e63946" if TIERS.index(m["to"]) > TIERS.index(m["from"])
+                              else "#2a9d8f")
+                labels[i] = (f"{self.names.get(m['from'], m['from'])} → "
+                             f"{self.names.get(m['to'], m['to'])}  {m['accounts']}")
+            else:
+                bar.set_width(0)
+        self.right.set_xlim(0, max([m["accounts"] for m in moves] + [1]) * 1.05)
+        self.right.set_yticks(range(MAX_MOVES), labels, fontfamily=FONTS)
+        self.right.tick_params(axis="y", length=0)
+        self.none.set_visible(not moves)
+        out = io.BytesIO()
+        self.fig.savefig(out, format="png", pil_kwargs={"compress_level": 1})
+        return out.getvalue()
+
+
+MAX_MOVES = 6
+_painters = threading.local()
+
+
 def tier_chart(book: dict, locale: str = "en") -> bytes:
-    """A PNG (about 900x380 px). Chinese labels need a CJK font (e.g. Debian's
-    fonts-noto-cjk); without one the chart is labelled in English."""
-    if locale == "zh" and FONTS == ["DejaVu Sans"]:
+    """A PNG (about 650x270 px): tier counts last week vs this week, and the biggest
+    movements. Chinese labels need a CJK font (e.g. Debian's fonts-noto-cjk); without one
+    the chart is labelled in English."""
+    if locale not in LABELS or (locale == "zh" and FONTS == ["DejaVu Sans"]):
         locale = "en"
-    label = LABELS.get(locale, LABELS["en"])
-    names = TIER_LABELS.get(locale, TIER_LABELS["en"])
+    painters = getattr(_painters, "by_locale", None)
+    if painters is None:
+        painters = _painters.by_locale = {}
+    if locale not in painters:
+        painters[locale] = _Painter(locale)
     before, now = distribution(book)
-    fig = Figure(figsize=(9, 3.8), dpi=100)
-    FigureCanvasAgg(fig)
-    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
-    xs = range(len(TIERS))
-    left.bar([x - 0.2 for x in xs], [before.get(t, 0) for t in TIERS], 0.4,
-             label=label["last"], color="#a8dadc")
-    left.bar([x + 0.2 for x in xs], [now.get(t, 0) for t in TIERS], 0.4,
-             label=label["now"], color="#1d3557")
-    left.set_xticks(list(xs), [names[t] for t in TIERS], fontsize=8)
-    left.set_title(label["title"])
-    left.legend(frameon=False)
-    moves = sorted(book.get("moves", []), key=lambda m: -m["accounts"])[:8]
-    if moves:
-        right.barh([f"{names.get(m['from'], m['from'])} → {names.get(m['to'], m['to'])}"
-                    for m in reversed(moves)], [m["accounts"] for m in reversed(moves)],
-                   color=["#e63946" if TIERS.index(m["to"]) > TIERS.index(m["from"])
-                          else "#2a9d8f" for m in reversed(moves)])
-    else:
-        right.text(0.5, 0.5, label["none"], ha="center", va="center")
-        right.set_yticks([])
-    right.set_title(label["moves"])
-    for ax in (left, right):
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-        for text in ax.get_xticklabels() + ax.get_yticklabels() + [ax.title]:
-            text.set_fontfamily(FONTS)
-    fig.subplots_adjust(left=0.05, right=0.98, bottom=0.1, top=0.9, wspace=0.45)
-    out = io.BytesIO()
-    fig.savefig(out, format="png", pil_kwargs={"compress_level": 1})
-    return out.getvalue()
+    moves = sorted(book.get("moves", []), key=lambda m: -m["accounts"])[:MAX_MOVES]
+    return painters[locale].draw(before, now, moves)
