@@ -30,6 +30,9 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/import_orders.py
 	$(BIN)/python bench/score.py
+	$(BIN)/python bench/lookup.py
+	$(BIN)/python bench/slack_ack.py
+	$(BIN)/python bench/digest.py
 
 clean:
 	rm -rf $(VENV) tierbot.db tierbot.db-wal tierbot.db-shm

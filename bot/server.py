@@ -60,6 +60,7 @@ class HttpServer:
         handler = _handler_class(self.routes)
         self._server = _Server((host, port), handler)
         self._thread: threading.Thread | None = None
+        self._serving = False
 
     @property
     def port(self) -> int:
@@ -71,16 +72,19 @@ class HttpServer:
         return f"http://{host}:{self.port}"
 
     def start(self) -> "HttpServer":
+        self._serving = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="tierbot-http",
                                         daemon=True)
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
+        self._serving = True
         self._server.serve_forever()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._serving:  # shutdown() waits for a loop that must have started
+            self._server.shutdown()
         self._server.server_close()
         if self._thread:
             self._thread.join(timeout=5)

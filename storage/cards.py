@@ -76,7 +76,9 @@ def at_risk_accounts(engine: Engine, owner_ids: set[int] | None, *, min_risk: fl
                 .where(s.run_id == run, sa.or_(s.tier == "at-risk", s.churn_risk >= min_risk))
                 .order_by(stake.desc(), Account.key).limit(limit))
         if owner_ids is not None:
-            stmt = stmt.where(Account.owner_id.in_(owner_ids))
+            # Start from the owners' accounts (indexed), not from the whole run's snapshots.
+            stmt = stmt.where(Account.owner_id.in_(owner_ids), s.account_id.in_(
+                sa.select(Account.id).where(Account.owner_id.in_(owner_ids))))
         rows = [dict(r) for r in conn.execute(stmt).mappings()]
     for r in rows:
         r["details"] = json.loads(r["details"] or "{}")

@@ -40,7 +40,8 @@ def _kpis(engine, owner_ids, book) -> dict:
                     .join(Account, Account.id == ScoreSnapshot.account_id)
                     .where(ScoreSnapshot.run_id == run))
             if owner_ids is not None:
-                stmt = stmt.where(Account.owner_id.in_(owner_ids))
+                stmt = stmt.where(Account.owner_id.in_(owner_ids), ScoreSnapshot.account_id.in_(
+                    sa.select(Account.id).where(Account.owner_id.in_(owner_ids))))
             buyers, repeat = conn.execute(stmt).one()
     revenue = {t["tier"]: t["revenue"] for t in book["tiers"]}
     total = sum(revenue.values())

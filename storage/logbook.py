@@ -65,8 +65,14 @@ def visits_due(engine: Engine, owner_id: int | None, today: date, cadence: dict[
         touches = (sa.select(Interaction.account_id,
                              sa.func.max(Interaction.occurred_on).label("last"),
                              sa.func.max(Interaction.next_date).label("planned"))
-                   .where(Interaction.occurred_on <= today)
-                   .group_by(Interaction.account_id).subquery())
+                   .where(Interaction.occurred_on <= today))
+        # Aggregate only the accounts asked about, not the whole interaction log.
+        if account_id is not None:
+            touches = touches.where(Interaction.account_id == account_id)
+        elif owner_id is not None:
+            touches = touches.where(Interaction.account_id.in_(
+                sa.select(Account.id).where(Account.owner_id == owner_id)))
+        touches = touches.group_by(Interaction.account_id).subquery()
         stmt = (sa.select(Account.id, Account.key, Account.name, ScoreSnapshot.tier,
                           touches.c.last, touches.c.planned, ReminderSnooze.until)
                 .outerjoin(ScoreSnapshot, sa.and_(ScoreSnapshot.account_id == Account.id,

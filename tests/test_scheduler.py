@@ -135,6 +135,7 @@ def test_digest_chart_is_uploaded_to_slack(services, slack):
 
 def test_crash_mid_run_sends_the_rest_on_the_next_start(services, slack):
     deliverer = make_deliverer(services, slack)
+    deliverer.workers = 1  # a crash stops the whole process: one worker models it exactly
 
     class Crash(BaseException):
         pass
@@ -318,3 +319,14 @@ def test_a_new_leader_catches_up(services, slack):
     with services.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(Delivery)).scalar() > 0
     scheduler.leader.release()
+
+
+def test_charts_drawn_in_a_child_process(services, slack):
+    deliverer = make_deliverer(services, slack)
+    deliverer.chart_processes = 1
+    try:
+        assert deliverer.sweep(("digest",), now=MONDAY)["sent"] == 3
+    finally:
+        deliverer.close()
+    uploads = slack.of("upload")
+    assert len(uploads) == 3 and all(b"\x89PNG" in u.raw for u in uploads)

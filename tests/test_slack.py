@@ -369,3 +369,33 @@ def test_manifest_declares_every_command_and_the_scopes_used():
     assert {"commands", "chat:write", "im:write", "im:history", "app_mentions:read",
             "files:write"} <= set(manifest["oauth_config"]["scopes"]["bot"])
     assert all(len(c["description"]) <= 100 for c in commands)
+
+
+def test_socket_mode_acks_and_answers(services, fake):
+    """With an app token the bot opens Socket Mode (apps.connections.open, then the
+    WebSocket), acks each envelope on it and answers on the response_url."""
+    from bot.serve import build
+    from tests.fakes.slack_socket import FakeSocketMode
+    socket_mode = FakeSocketMode()
+    fake.socket_url = socket_mode.url
+    settings = Settings(database_url="sqlite://", slack_bot_token=TOKEN, slack_signing_secret=SECRET,
+                        slack_app_token=fake.app_token, slack_api_url=fake.api_url)
+    running = build(services, settings, port=0)
+    try:
+        assert running.slack_mode == "socket"
+        assert "/slack/events" not in running.server.routes
+        socket_mode.wait_connected()
+        assert fake.of("apps.connections.open")[0].headers["Authorization"] == \
+            f"Bearer {fake.app_token}"
+        socket_mode.send({"envelope_id": "env-1", "type": "slash_commands",
+                          "accepts_response_payload": True, "payload": {
+                              "command": "/tier", "text": "ACME", "user_id": "U0TOMBK01",
+                              "team_id": "T0TIERBOT", "channel_id": "C0SALES01",
+                              "response_url": fake.response_url("sock"),
+                              "trigger_id": "t-sock"}})
+        assert socket_mode.wait_for_ack("env-1")["envelope_id"] == "env-1"
+        [call] = fake.wait_for("response")
+        assert "ACME Corp" in call.args["text"]
+    finally:
+        running.stop()
+        socket_mode.close()

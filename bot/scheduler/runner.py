@@ -9,8 +9,10 @@ becomes the leader (catch-up after downtime), and every few minutes as a safety 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter
+from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -34,8 +36,17 @@ KINDS = ("digest", "reminder")
 
 class Deliverer:
     def __init__(self, services: Services, outbox: Outbox, settings: Settings, *,
-                 sleep=time.sleep, backoff: float = 2.0, rescore=None):
+                 sleep=time.sleep, backoff: float = 2.0, rescore=None, workers: int = 4,
+                 chart_processes: int = 0):
         self.services, self.outbox, self.settings = services, outbox, settings
+        # Charts are pure CPU under the interpreter lock: drawn in child processes they
+        # neither slow the bot's answers (same process) nor serialise a digest run.
+        self.chart_processes = chart_processes
+        self._chart_pool = None
+        self._pool_lock = threading.Lock()
+        # Deliveries to different reps go out side by side: each waits on the platform's
+        # API most of its time (and the ledger keeps each one single).
+        self.workers = workers
         self.engine = services.engine
         self._sleep, self._backoff = sleep, backoff
         self._rescore = rescore  # callable(as_of) that rescored the book, or None
@@ -69,6 +80,7 @@ class Deliverer:
         counts: Counter = Counter()
         if "digest" in kinds:
             self.ensure_fresh_scores(now)
+        due = []
         for rep in self.recipients(only):
             channel = self.outbox.channel(rep)
             if channel is None:
@@ -82,9 +94,19 @@ class Deliverer:
                                        now=now):
                         counts["skipped"] += 1
                     continue
-                counts[self.deliver(rep, channel, kind, slot.period, slot.local_day, now)] += 1
+                due.append((rep, channel, kind, slot.period, slot.local_day))  # claim decides
+        counts.update(self._deliver_all(due, now))
         counts.pop(None, None)
         return counts
+
+    def _deliver_all(self, due: list, now: datetime) -> Counter:
+        """Deliver each (rep, channel, kind, period, day) on the worker threads."""
+        if self.workers <= 1 or len(due) <= 1:
+            return Counter(self.deliver(*item, now) for item in due)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(self.workers, "tierbot-deliver") as pool:
+            return Counter(pool.map(lambda item: self.deliver(*item, now), due))
 
     def send_now(self, kind: str = "digest", *, only: set[str] | None = None,
                  now: datetime | None = None) -> Counter:
@@ -93,6 +115,7 @@ class Deliverer:
         counts: Counter = Counter()
         if kind == "digest":
             self.ensure_fresh_scores(now)
+        due = []
         for rep in self.recipients(only):
             channel = self.outbox.channel(rep)
             if channel is None:
@@ -101,7 +124,9 @@ class Deliverer:
             local = now.astimezone(ZoneInfo(self.zone(rep))).date()
             year, week, _ = local.isocalendar()
             period = f"{year}-W{week:02d}" if kind == "digest" else local.isoformat()
-            counts[self.deliver(rep, channel, kind, period, local, now) or "already"] += 1
+            due.append((rep, channel, kind, period, local))
+        for status, n in self._deliver_all(due, now).items():
+            counts[status or "already"] += n
         return counts
 
     def ensure_fresh_scores(self, now: datetime) -> None:
@@ -149,13 +174,18 @@ class Deliverer:
         locale = rep.locale or ("zh" if channel == "wecom" else self.settings.locale)
         if kind == "digest":
             template, context, locale = self.digest_content(rep, locale)
-            chart = None
-            if context.get("book", {}).get("as_of"):
-                try:
-                    chart = tier_chart(context["book"], locale)
-                except Exception:
-                    log.exception("chart for %s failed; sending the text alone", rep.key)
-            return lambda: self.outbox.digest(rep, channel, template, context, locale, chart)
+            pending = self._chart(context, locale) if context.get("book", {}).get("as_of") \
+                else None
+
+            def send():
+                chart = None
+                if pending is not None:
+                    try:
+                        chart = pending.result(timeout=120)
+                    except Exception:
+                        log.exception("chart for %s failed; sending the text alone", rep.key)
+                return self.outbox.digest(rep, channel, template, context, locale, chart)
+            return send
         rows = [r for r in visits_due(self.engine, rep.id, local_day,
                                       self.services.scoring.cadence_days) if r["due"] <= local_day]
         if not rows:
@@ -163,6 +193,27 @@ class Deliverer:
         limit = self.settings.reminders_per_day
         shown, more = rows[:limit], max(0, len(rows) - limit)
         return lambda: self.outbox.reminder(rep, channel, shown, more, locale, local_day, period)
+
+    def _chart(self, context: dict, locale: str) -> Future:
+        """The chart's PNG, as a future: drawn in a child process when configured."""
+        if self.chart_processes > 0:
+            with self._pool_lock:
+                if self._chart_pool is None:
+                    import multiprocessing
+                    self._chart_pool = ProcessPoolExecutor(
+                        self.chart_processes, mp_context=multiprocessing.get_context("spawn"))
+            return self._chart_pool.submit(tier_chart, context["book"], locale)
+        done: Future = Future()
+        try:
+            done.set_result(tier_chart(context["book"], locale))
+        except Exception as exc:
+            done.set_exception(exc)
+        return done
+
+    def close(self) -> None:
+        if self._chart_pool is not None:
+            self._chart_pool.shutdown(wait=True, cancel_futures=True)
+            self._chart_pool = None
 
     def digest_content(self, rep: Recipient, locale: str | None = None):
         """The `/digest` reply for the rep (through the command layer), plus, for managers,
@@ -236,6 +287,7 @@ class Scheduler:
 
     def shutdown(self) -> None:
         self.aps.shutdown(wait=False)
+        self.deliverer.close()
         self.leader.release()
 
     def tick(self) -> None:

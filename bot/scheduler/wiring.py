@@ -38,7 +38,13 @@ def rescorer(services: Services):
 
 def build_deliverer(services: Services, settings: Settings) -> Deliverer:
     return Deliverer(services, build_outbox(services, settings), settings,
-                     rescore=rescorer(services))
+                     rescore=rescorer(services), chart_processes=chart_processes())
+
+
+def chart_processes() -> int:
+    """Child processes for the digest charts: the cores but one (at least one)."""
+    import os
+    return max(1, (os.cpu_count() or 2) - 1)
 
 
 def build_scheduler(services: Services, settings: Settings) -> Scheduler:

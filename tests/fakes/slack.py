@@ -30,8 +30,9 @@ class Call:
 
 
 class FakeSlack:
-    def __init__(self, token: str = "xoxb-test-token"):
-        self.token = token
+    def __init__(self, token: str = "xoxb-test-token", app_token: str = "xapp-test-token"):
+        self.token, self.app_token = token, app_token
+        self.socket_url: str | None = None  # where apps.connections.open sends Socket Mode
         self.calls: list[Call] = []
         self._failures: dict[str, list[tuple[int, str | None, int | None]]] = defaultdict(list)
         self._lock = threading.Lock()
@@ -135,6 +136,10 @@ class FakeSlack:
             if status >= 500:
                 return status, b"server error", extra
             return status, {"ok": False, "error": error or "ratelimited"}, extra
+        if method == "apps.connections.open":
+            if headers.get("Authorization") != f"Bearer {self.app_token}" or not self.socket_url:
+                return 200, {"ok": False, "error": "invalid_auth"}, {}
+            return 200, {"ok": True, "url": self.socket_url}, {}
         if headers.get("Authorization") != f"Bearer {self.token}" and method != "api.test":
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         return 200, self._answer(method, args), {}
