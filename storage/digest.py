@@ -21,7 +21,8 @@ def digest_data(engine: Engine, owner_ids: set[int] | None, *, today: date,
     book = book_by_tier(engine, owner_ids, week_days=week_days)
     return {
         "book": book,
-        "kpis": _kpis(engine, owner_ids, book),
+        "kpis": _kpis(engine, owner_ids, book) | {
+            "repurchase_by_tier": repurchase_by_tier(engine, owner_ids, today)},
         "moved": _moved_accounts(engine, owner_ids, book["since"]),
         "at_risk": at_risk_accounts(engine, owner_ids, min_risk=60.0, limit=5),
         "revisits": _revisits(engine, owner_ids, today, cadence, week_days),
@@ -47,6 +48,36 @@ def _kpis(engine, owner_ids, book) -> dict:
     total = sum(revenue.values())
     return {"repurchase_rate": repeat / buyers if buyers else None, "revenue_by_tier": revenue,
             "strategic_share": revenue.get("strategic", 0.0) / total if total else None}
+
+
+def repurchase_by_tier(engine: Engine, owner_ids: set[int] | None, today: date,
+                       back_days: int = 30) -> list[dict]:
+    """Per tier, the repurchase rate (buyers with 2+ orders in the window / buyers) in the
+    latest run and in the latest run at least `back_days` older (None when there is none)."""
+    with engine.connect() as conn:
+        latest = conn.execute(sa.select(ScoreRun.id, ScoreRun.as_of).order_by(
+            ScoreRun.as_of.desc(), ScoreRun.id.desc()).limit(1)).first()
+        if latest is None:
+            return []
+        before = conn.execute(sa.select(ScoreRun.id).where(
+            ScoreRun.as_of <= latest.as_of - timedelta(days=back_days)).order_by(
+            ScoreRun.as_of.desc(), ScoreRun.id.desc()).limit(1)).scalar()
+
+        def rates(run_id):
+            stmt = (sa.select(ScoreSnapshot.tier,
+                              sa.func.count().filter(ScoreSnapshot.frequency >= 1),
+                              sa.func.count().filter(ScoreSnapshot.frequency >= 2))
+                    .where(ScoreSnapshot.run_id == run_id).group_by(ScoreSnapshot.tier))
+            if owner_ids is not None:
+                stmt = stmt.where(ScoreSnapshot.account_id.in_(
+                    sa.select(Account.id).where(Account.owner_id.in_(owner_ids))))
+            return {tier: (repeat / buyers if buyers else None)
+                    for tier, buyers, repeat in conn.execute(stmt)}
+
+        now = rates(latest.id)
+        then = rates(before) if before is not None else {}
+    return [{"tier": t, "now": now.get(t), "before": then.get(t)}
+            for t in ("strategic", "key", "potential", "general", "at-risk") if t in now]
 
 
 def _moved_accounts(engine, owner_ids, since: date | None, limit: int = 10) -> list[dict]:

@@ -207,3 +207,24 @@ def test_help_for_each_command(services, topic):
     _, zh = ask(services, f"/帮助 {topic}", locale="zh")
     assert "tierbot commands:" not in en and "tierbot 命令：" not in zh  # a specific entry
     assert en.startswith(f"/{topic}")
+
+
+def test_manager_digest_has_repurchase_rate_by_tier_vs_a_month_ago(services):
+    first = ask(services, "/digest", rep="mgr.sarah")[0].context["kpis"]["repurchase_by_tier"]
+    assert first and all(r["before"] is None for r in first)  # no run a month older yet
+    rescore(services.engine, services.scoring, date(2026, 12, 30))
+    reply, text = ask(services, "/digest", rep="mgr.sarah")
+    rows = {r["tier"]: r for r in reply.context["kpis"]["repurchase_by_tier"]}
+    with services.engine.connect() as conn:
+        run_then = conn.execute(sa.text("SELECT min(id) FROM score_runs")).scalar()
+        counted = conn.execute(sa.text(
+            "SELECT s.tier, sum(s.frequency >= 1), sum(s.frequency >= 2) FROM score_snapshots s "
+            "JOIN accounts a ON a.id = s.account_id JOIN reps r ON r.id = a.owner_id "
+            "WHERE s.run_id = :run AND r.key IN ('mgr.sarah','rep.tom','rep.priya','rep.lucas') "
+            "GROUP BY s.tier"), {"run": run_then}).all()
+    for tier, buyers, repeat in counted:
+        if tier in rows and buyers:
+            assert rows[tier]["before"] == pytest.approx(repeat / buyers)
+    assert "Repurchase rate by tier (vs a month ago):" in text
+    _, own = ask(services, "/digest", rep="rep.tom")
+    assert "Repurchase rate by tier" not in own  # a rep's digest is about their own book
