@@ -34,6 +34,11 @@ def build_db(reps: int, per_rep: int, orders: int) -> str:
     DATA.mkdir(parents=True, exist_ok=True)
     path = DATA / f"digest_{reps}x{per_rep}_{orders}.db"
     if path.exists():
+        from storage.engine import build_engine
+        from storage.migrate import upgrade
+        engine = build_engine(f"sqlite:///{path}")
+        upgrade(engine)  # a book cached by an older version gets the current schema
+        engine.dispose()
         return f"sqlite:///{path}"
     accounts = reps * per_rep
     print(f"building {path.name}: {reps:,} reps x {per_rep} accounts, {orders:,} orders ...",

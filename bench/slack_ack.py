@@ -44,6 +44,11 @@ def build_db(accounts: int, orders: int) -> str:
     path = DATA / f"slack_ack_{accounts}_{orders}.db"
     url = f"sqlite:///{path}"
     if path.exists():
+        from storage.engine import build_engine
+        from storage.migrate import upgrade
+        engine = build_engine(f"sqlite:///{path}")
+        upgrade(engine)  # a book cached by an older version gets the current schema
+        engine.dispose()
         return url
     print(f"building {path.name}: {accounts:,} accounts, {orders:,} orders ...", flush=True)
     tmp = path.with_suffix(".tmp")
@@ -173,9 +178,15 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TIERBOT_"))}
     env.update(TIERBOT_DATABASE_URL=url, SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET,
                SLACK_API_URL=fake.api_url, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", "0"], env=env,
-                            cwd=DATA, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    # The scheduler off: this measures answering commands, not a digest run.
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", "0",
+                             "--no-scheduler"], env=env,
+                            cwd=DATA, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
+    if "listening on" not in line:
+        proc.kill()
+        raise SystemExit(f"tierbot serve did not start: {line}{proc.stderr.read()}")
+    threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep its log flowing
     base = line.split("listening on ", 1)[1].split()[0]
     events = base + "/slack/events"
     try:

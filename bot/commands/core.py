@@ -1,6 +1,7 @@
 """What every command works with: the request, the reply, services and user errors."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable
@@ -51,12 +52,18 @@ class Services:
     scoring: ScoringConfig
     today: Callable[[], date] = date.today
     _index: AccountIndex | None = None
+    _index_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def accounts(self) -> AccountIndex:
-        """The lookup index, built on first use and rebuilt after account changes."""
-        if self._index is None:
-            self._index = load_account_index(self.engine)
-        return self._index
+        """The lookup index, built on first use (once, however many threads ask) and
+        rebuilt after account changes."""
+        index = self._index
+        if index is None:
+            with self._index_lock:
+                if self._index is None:
+                    self._index = load_account_index(self.engine)
+                index = self._index
+        return index
 
     def accounts_changed(self) -> None:
         self._index = None
