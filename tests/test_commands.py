@@ -218,10 +218,13 @@ def test_manager_digest_has_repurchase_rate_by_tier_vs_a_month_ago(services):
     with services.engine.connect() as conn:
         run_then = conn.execute(sa.text("SELECT min(id) FROM score_runs")).scalar()
         counted = conn.execute(sa.text(
-            "SELECT s.tier, sum(s.frequency >= 1), sum(s.frequency >= 2) FROM score_snapshots s "
+            "SELECT s.tier, sum(CASE WHEN s.frequency >= 1 THEN 1 ELSE 0 END), "
+            "sum(CASE WHEN s.frequency >= 2 THEN 1 ELSE 0 END) FROM score_snapshots s "
             "JOIN accounts a ON a.id = s.account_id JOIN reps r ON r.id = a.owner_id "
             "WHERE s.run_id = :run AND r.key IN ('mgr.sarah','rep.tom','rep.priya','rep.lucas') "
             "GROUP BY s.tier"), {"run": run_then}).all()
+    compared = [t for t, buyers, _ in counted if t in rows and buyers]
+    assert compared and all(rows[t]["before"] is not None for t in compared)
     for tier, buyers, repeat in counted:
         if tier in rows and buyers:
             assert rows[tier]["before"] == pytest.approx(repeat / buyers)
