@@ -113,3 +113,27 @@ def book_by_tier(engine: Engine, owner_ids: set[int] | None, *, week_days: int =
     return {"as_of": latest.as_of, "since": before.as_of if before else None,
             "tiers": [{"tier": t, "accounts": n, "revenue": float(r)} for t, n, r in tiers],
             "moves": [{"from": a, "to": b, "accounts": n} for a, b, n in moves]}
+
+
+def newly_at_risk(engine: Engine, owner_id: int, *, limit: int = 20) -> tuple[int | None, list[dict]]:
+    """(latest run id, the owner's accounts that moved into the at-risk tier in that run),
+    most value at stake first."""
+    s = ScoreSnapshot
+    with engine.connect() as conn:
+        run = latest_run_id(conn)
+        if run is None:
+            return None, []
+        stake = s.churn_risk * sa.func.coalesce(
+            sa.case((s.clv_12m > s.monetary, s.clv_12m), else_=s.monetary), 0)
+        rows = conn.execute(
+            sa.select(Account.key, Account.name, s.previous_tier, s.churn_risk, s.monetary,
+                      s.details)
+            .join(Account, Account.id == s.account_id)
+            .where(s.run_id == run, s.tier == "at-risk", s.previous_tier.is_not(None),
+                   s.previous_tier != "at-risk",
+                   s.account_id.in_(sa.select(Account.id).where(Account.owner_id == owner_id)))
+            .order_by(stake.desc(), Account.key).limit(limit)).mappings().all()
+    out = [dict(r) for r in rows]
+    for r in out:
+        r["details"] = json.loads(r["details"] or "{}")
+    return run, out

@@ -330,3 +330,31 @@ def test_charts_drawn_in_a_child_process(services, slack):
         deliverer.close()
     uploads = slack.of("upload")
     assert len(uploads) == 3 and all(b"\x89PNG" in u.raw for u in uploads)
+
+
+def test_at_risk_alerts_once_per_score_run(services, slack, wecom):
+    from bot.scoring_jobs import rescore
+    deliverer = make_deliverer(services, slack, wecom)
+    assert deliverer.sweep(("alert",), now=MONDAY).get("sent", 0) == 0  # one run: no movement
+    rescore(services.engine, services.scoring, date(2027, 2, 20))
+    with services.engine.connect() as conn:
+        moved = dict(conn.execute(sa.text(
+            "SELECT r.key, count(*) FROM score_snapshots s JOIN accounts a ON a.id = s.account_id "
+            "JOIN reps r ON r.id = a.owner_id WHERE s.run_id = (SELECT max(id) FROM score_runs) "
+            "AND s.tier = 'at-risk' AND s.previous_tier <> 'at-risk' GROUP BY r.key")).all())
+    assert moved.get("rep.tom") and moved.get("rep.zhang"), moved
+    later = utc(2027, 2, 22, 14, 5)  # a Monday, 09:05 in New York
+    deliverer.sweep(("alert",), now=later, only={"rep.tom"})
+    [post] = posts_to(slack, "U0TOMBK01")
+    assert "moved into the at-risk tier" in post.args["text"]
+    actions = [b for b in post.args["blocks"] if b["type"] == "actions"]
+    assert len(actions) == min(moved["rep.tom"], 16)
+    assert "risk" in str(post.args["blocks"][1])
+    deliverer.sweep(("alert",), now=later + timedelta(days=1), only={"rep.tom"})
+    assert len(posts_to(slack, "U0TOMBK01")) == 1  # the same run is not alerted twice
+    deliverer.sweep(("alert",), now=utc(2027, 2, 22, 1, 30), only={"rep.zhang"})
+    cards = [c.body["template_card"] for c in wecom.of("message/send")
+             if c.body["msgtype"] == "template_card"]
+    assert len(cards) == min(moved["rep.zhang"], 10)
+    assert cards[0]["main_title"]["title"] == "流失预警"
+    assert [b["key"].split(":")[0] for b in cards[0]["button_list"]] == ["done", "snooze", "tier"]

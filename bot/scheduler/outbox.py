@@ -22,6 +22,10 @@ CARD_TEXT = {
     "zh": {"title": "拜访提醒", "overdue": "逾期{n}天", "today": "今天到期", "tier": "分层",
            "last": "最近联系", "never": "从未联系"},
 }
+ALERT_TEXT = {
+    "en": {"title": "At-risk alert", "was": "Was", "risk": "Churn risk"},
+    "zh": {"title": "流失预警", "was": "原分层", "risk": "流失风险"},
+}
 CHART_TITLE = {"en": "Tiers this week", "zh": "本周客户分层"}
 
 
@@ -98,19 +102,48 @@ class Outbox:
             last = self.wecom.markdown(rep.wecom_userid, to_wecom(text, locale))
         return last
 
+    def alert(self, rep: Recipient, channel: str, rows: list[dict], locale: str,
+              period: str) -> SendResult:
+        """Accounts that just moved into the at-risk tier, each with the reason and buttons."""
+        if channel == "slack":
+            return self.slack.dm(rep.slack_user_id, self._slack_list("alert", "alert_row", rows,
+                                                                     {}, locale))
+        from bot.wecom.cards import account_card, task_id
+
+        labels = ALERT_TEXT.get(locale, ALERT_TEXT["zh"])
+        names = TIER_NAMES.get(locale, TIER_NAMES["en"])
+        result = None
+        for r in rows:
+            card = account_card(
+                key=r["key"], name=r["name"], title=labels["title"],
+                description=r.get("reason") or labels["title"],
+                facts=[(labels["was"], names.get(r["previous_tier"], r["previous_tier"])),
+                       (labels["risk"], f"{r['churn_risk'] or 0:.0f}")],
+                locale=locale, task=task_id("alert", rep.key, period, r["key"]))
+            result = self.wecom.card(rep.wecom_userid, card)
+            if not result.ok:
+                return result
+        return result
+
     @staticmethod
-    def _slack_reminder(context: dict, locale: str) -> dict:
+    def _slack_list(template: str, row_template: str, rows: list[dict], context: dict,
+                    locale: str, more_line: bool = False) -> dict:
         """A header, then each account's line with its Log visit / Snooze / Done buttons."""
         from bot.slack.views import account_buttons
 
-        lines = [line for line in render("reminder", context, channel="slack",
+        lines = [line for line in render(template, {**context, "rows": rows}, channel="slack",
                                          locale=locale).split("\n") if line.strip()]
         blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": lines[0]}}]
-        for r in context["rows"]:
-            line = render("reminder_row", {"r": r}, channel="slack", locale=locale)
+        for r in rows[:16]:  # 3 blocks each: within Slack's 50
+            line = render(row_template, {"r": r}, channel="slack", locale=locale)
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": line}})
             blocks.append(account_buttons(r["key"], r["name"], locale))
-        if context["more"]:
+        if more_line:
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn",
                                                             "text": lines[-1]}]})
         return {"text": lines[0], "blocks": blocks[:50]}
+
+    @classmethod
+    def _slack_reminder(cls, context: dict, locale: str) -> dict:
+        return cls._slack_list("reminder", "reminder_row", context["rows"], context, locale,
+                               more_line=bool(context["more"]))

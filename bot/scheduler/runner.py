@@ -24,6 +24,9 @@ from bot.scheduler.leader import Leader
 from bot.scheduler.outbox import Outbox, Recipient
 from bot.settings import Settings
 from storage import deliveries
+from scoring.explain import describe
+from scoring.warnings import Warning
+from storage.cards import newly_at_risk
 from storage.inbound import prune_events
 from storage.logbook import visits_due
 from storage.models import Rep, ScoreRun
@@ -31,7 +34,8 @@ from storage.schedule import DAYS, latest_digest_slot, latest_reminder_slot, par
     parse_weekly
 
 log = logging.getLogger("tierbot.scheduler")
-KINDS = ("digest", "reminder")
+KINDS = ("digest", "reminder", "alert")
+ALERTS_PER_DAY = 10
 
 
 class Deliverer:
@@ -62,6 +66,11 @@ class Deliverer:
 
     def zone(self, rep: Recipient) -> str:
         return rep.timezone or self.settings.timezone
+
+    def _alert_period(self) -> str | None:
+        with self.engine.connect() as conn:
+            run = conn.execute(sa.select(sa.func.max(ScoreRun.id))).scalar()
+        return f"run-{run}" if run is not None else None
 
     def slot(self, kind: str, rep: Recipient, now: datetime):
         if kind == "digest":
@@ -94,7 +103,12 @@ class Deliverer:
                                        now=now):
                         counts["skipped"] += 1
                     continue
-                due.append((rep, channel, kind, slot.period, slot.local_day))  # claim decides
+                period = slot.period
+                if kind == "alert":  # once per score run, at the reminder time
+                    period = self._alert_period()
+                    if period is None:
+                        continue
+                due.append((rep, channel, kind, period, slot.local_day))  # claim decides
         counts.update(self._deliver_all(due, now))
         counts.pop(None, None)
         return counts
@@ -186,6 +200,15 @@ class Deliverer:
                         log.exception("chart for %s failed; sending the text alone", rep.key)
                 return self.outbox.digest(rep, channel, template, context, locale, chart)
             return send
+        if kind == "alert":
+            _, fresh = newly_at_risk(self.engine, rep.id, limit=ALERTS_PER_DAY)
+            if not fresh:
+                return None
+            for r in fresh:
+                first = r["details"].get("warnings", [])[:1]
+                r["reason"] = describe(Warning(first[0]["code"], first[0]["params"]), locale) \
+                    if first else ""
+            return lambda: self.outbox.alert(rep, channel, fresh, locale, period)
         rows = [r for r in visits_due(self.engine, rep.id, local_day,
                                       self.services.scoring.cadence_days) if r["due"] <= local_day]
         if not rows:
@@ -263,7 +286,7 @@ class Scheduler:
                 args=[("digest",)], id=f"digest:{zone}:{DAYS[weekday]}:{at:%H%M}")
         for (zone, at) in self.reminder_times():
             add(self.sweep, CronTrigger(hour=at.hour, minute=at.minute, timezone=zone),
-                args=[("reminder",)], id=f"reminder:{zone}:{at:%H%M}")
+                args=[("reminder", "alert")], id=f"reminder:{zone}:{at:%H%M}")
         if self._rescore is not None:
             at = parse_clock(self.settings.rescore_time)
             add(self.rescore, CronTrigger(hour=at.hour, minute=at.minute,
