@@ -35,3 +35,10 @@ TEXT = {
 
 def describe(warning: Warning, locale: str = "en") -> str:
     return TEXT.get(locale, TEXT["en"])[warning.code].format(**warning.params)
+
+
+def top_reason(warnings: list[dict], locale: str = "en") -> str:
+    """The first stored warning ({"code", "params"}) as a sentence, or "" when there is none."""
+    if not warnings:
+        return ""
+    return describe(Warning(warnings[0]["code"], warnings[0]["params"]), locale)

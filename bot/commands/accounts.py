@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from bot.commands.core import Reply, Request, Services, UserError
 from bot.commands.people import Person, check_can_read, visible_owner_ids
-from scoring.explain import describe
+from scoring.explain import describe, top_reason
 from scoring.warnings import Warning
 from storage.cards import account_card, at_risk_accounts, book_by_tier
 from storage.models import Account
@@ -86,9 +86,7 @@ def at_risk(args: list[str], ctx: Context) -> Reply:
     owners = visible_owner_ids(ctx.person, ctx.services, scope)
     rows = at_risk_accounts(ctx.services.engine, owners, min_risk=60.0, limit=max(limit, 1))
     for row in rows:
-        first = row["details"].get("warnings", [])[:1]
-        row["reason"] = describe(Warning(first[0]["code"], first[0]["params"]), ctx.locale) \
-            if first else ""
+        row["reason"] = top_reason(row["details"].get("warnings", []), ctx.locale)
     return Reply("at_risk", {"rows": rows, "scope": scope, "limit": limit,
                              "currency": ctx.services.settings.currency})
 
@@ -124,12 +122,9 @@ def digest(args: list[str], ctx: Context) -> Reply:
     data = digest_data(ctx.services.engine, owners, today=ctx.services.today(),
                        cadence=ctx.services.scoring.cadence_days)
     for row in data["at_risk"]:
-        first = row["details"].get("warnings", [])[:1]
-        row["reason"] = describe(Warning(first[0]["code"], first[0]["params"]), ctx.locale) \
-            if first else ""
+        row["reason"] = top_reason(row["details"].get("warnings", []), ctx.locale)
     for row in data["moved"]:
-        row["reason"] = describe(Warning(row["warnings"][0]["code"], row["warnings"][0]["params"]),
-                                 ctx.locale) if row["warnings"] else ""
+        row["reason"] = top_reason(row["warnings"], ctx.locale)
     return Reply("digest", data | {"scope": scope, "person": ctx.person.name,
                                    "today": ctx.services.today(),
                                    "currency": ctx.services.settings.currency,

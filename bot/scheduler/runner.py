@@ -24,8 +24,7 @@ from bot.scheduler.leader import Leader
 from bot.scheduler.outbox import Outbox, Recipient
 from bot.settings import Settings
 from storage import deliveries
-from scoring.explain import describe
-from scoring.warnings import Warning
+from scoring.explain import top_reason
 from storage.cards import newly_at_risk
 from storage.inbound import prune_events
 from storage.logbook import visits_due
@@ -205,9 +204,7 @@ class Deliverer:
             if not fresh:
                 return None
             for r in fresh:
-                first = r["details"].get("warnings", [])[:1]
-                r["reason"] = describe(Warning(first[0]["code"], first[0]["params"]), locale) \
-                    if first else ""
+                r["reason"] = top_reason(r["details"].get("warnings", []), locale)
             return lambda: self.outbox.alert(rep, channel, fresh, locale, period)
         rows = [r for r in visits_due(self.engine, rep.id, local_day,
                                       self.services.scoring.cadence_days) if r["due"] <= local_day]
