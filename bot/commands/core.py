@@ -23,6 +23,11 @@ class Request:
     channel: str = "text"  # how the reply will be rendered: text, slack, wecom
     locale: str | None = None  # the user's language if the platform knows it
     request_id: str | None = None  # the platform's id for this delivery (for idempotency)
+    # The platform's language for users who set none (WeCom: zh), else the company's.
+    default_locale: str | None = None
+
+    def fallback_locale(self, services: "Services") -> str:
+        return self.default_locale or services.settings.locale
 
 
 @dataclass

@@ -54,10 +54,10 @@ def parse(text: str) -> tuple[Command, list[str]]:
 def dispatch(request: Request, services: Services) -> Reply:
     """Run one request. User mistakes become helpful replies; anything else is logged with a
     reference id and answered with a short apology, never a stack trace."""
-    locale = request.locale or services.settings.locale
+    locale = request.locale or request.fallback_locale(services)
     try:
         person = identify(request, services)
-        locale = request.locale or person.locale or services.settings.locale
+        locale = request.locale or person.locale or request.fallback_locale(services)
         command, args = parse(request.text)
         reply = command.run(args, account_commands.Context(person, services, locale, request))
     except UserError as exc:

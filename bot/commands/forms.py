@@ -45,27 +45,21 @@ def visit_form_errors(form: VisitForm, today: date) -> dict[str, str]:
 
 
 def person_locale(request: Request, services: Services) -> str:
-    """The language to talk to this user in (their own, else the company's)."""
+    """The language to talk to this user in: the request's, their own, else the fallback."""
+    if request.locale:
+        return request.locale
     try:
-        person = identify(request, services)
+        own = identify(request, services).locale
     except UserError:
-        return request.locale or services.settings.locale
-    return request.locale or person.locale or services.settings.locale
-
-
-def own_locale(request: Request, services: Services) -> str | None:
-    """The user's own language setting, if they are a known rep who has one."""
-    try:
-        return identify(request, services).locale
-    except UserError:
-        return None
+        own = None
+    return own or request.fallback_locale(services)
 
 
 def submit_visit(request: Request, services: Services, form: VisitForm) -> Reply:
     """Log the interaction a form describes; a UserError if the user can't (unknown user,
     not their account) or the form is invalid (`form_invalid` with `fields`)."""
     person = identify(request, services)
-    locale = request.locale or person.locale or services.settings.locale
+    locale = request.locale or person.locale or request.fallback_locale(services)
     ctx = Context(person, services, locale, request)
     errors = visit_form_errors(form, services.today())
     if errors:

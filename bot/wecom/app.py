@@ -18,7 +18,7 @@ from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.exceptions import InvalidSignatureException
 
 from bot.commands import Request, Services, dispatch
-from bot.commands.forms import own_locale
+from bot.commands.forms import person_locale
 from bot.server import HttpRequest, HttpResponse
 from bot.settings import Settings
 from bot.wecom.client import DatabaseTokenStore, WeComClient
@@ -28,6 +28,8 @@ from storage.inbound import claim_event
 
 log = logging.getLogger("tierbot.wecom")
 
+# Members who set no language get Chinese (WeCom's users are mostly in China).
+WECOM_LOCALE = "zh"
 BUTTON_COMMANDS = {"done": "done {key}", "snooze": "snooze {key} 7", "tier": "tier {key}"}
 
 
@@ -119,12 +121,12 @@ class WeComAdapter:
                 log.exception("could not deliver the error reply either")
 
     def _locale(self, user: str) -> str:
-        """The member's own language, else Chinese (WeCom's users are mostly in China)."""
-        return own_locale(Request("wecom", user, ""), self.services) or "zh"
+        return person_locale(Request("wecom", user, "", default_locale=WECOM_LOCALE),
+                             self.services)
 
     def _run(self, user: str, text: str, request_id: str | None) -> None:
-        reply = dispatch(Request("wecom", user, text, channel="wecom", locale=self._locale(user),
-                                 request_id=request_id), self.services)
+        reply = dispatch(Request("wecom", user, text, channel="wecom", request_id=request_id,
+                                 default_locale=WECOM_LOCALE), self.services)
         content = render_for(reply.template, reply.context, channel="wecom", locale=reply.locale)
         result = self.sender.markdown(user, content)
         if not result.ok:
