@@ -52,6 +52,15 @@ def claim(engine: Engine, recipient_id: int, kind: str, period: str, channel: st
     return row["id"] if taken == 1 else None
 
 
+def settled(engine: Engine, since: datetime) -> set[tuple[int, str, str, str]]:
+    """(recipient, kind, period, channel) of every row created since `since` that is done
+    with (sent, failed or skipped): a sweep needn't try to claim or skip those again."""
+    with engine.connect() as conn:
+        return {tuple(r) for r in conn.execute(sa.select(
+            Delivery.recipient_id, Delivery.kind, Delivery.period, Delivery.channel).where(
+            Delivery.created_at >= since, Delivery.status.in_(("sent", "failed", "skipped"))))}
+
+
 def release_orphans(engine: Engine) -> int:
     """On becoming the only scheduler: rows left "sending" by a dead process are pending."""
     with engine.begin() as conn:

@@ -71,13 +71,17 @@ class Deliverer:
             run = conn.execute(sa.select(sa.func.max(ScoreRun.id))).scalar()
         return f"run-{run}" if run is not None else None
 
+    def digest_at(self, rep: Recipient):
+        """(weekday, time) of the rep's digest: their own, else the settings'."""
+        return parse_weekly(rep.digest_at or self.settings.digest_time, self.settings.digest_day)
+
+    def reminder_at(self, rep: Recipient):
+        return parse_clock(rep.reminder_at or self.settings.reminder_time)
+
     def slot(self, kind: str, rep: Recipient, now: datetime):
         if kind == "digest":
-            weekday, at = parse_weekly(rep.digest_at or self.settings.digest_time,
-                                       self.settings.digest_day)
-            return latest_digest_slot(now, self.zone(rep), weekday, at)
-        return latest_reminder_slot(now, self.zone(rep),
-                                    parse_clock(rep.reminder_at or self.settings.reminder_time))
+            return latest_digest_slot(now, self.zone(rep), *self.digest_at(rep))
+        return latest_reminder_slot(now, self.zone(rep), self.reminder_at(rep))
 
     # ---- sweeping ----------------------------------------------------------------------
     def sweep(self, kinds=KINDS, *, now: datetime | None = None,
@@ -88,25 +92,30 @@ class Deliverer:
         counts: Counter = Counter()
         if "digest" in kinds:
             self.ensure_fresh_scores(now)
+        # Alerts go out once per score run, at the reminder time.
+        alert_period = self._alert_period() if "alert" in kinds else None
+        # Slots already settled are left alone without a round trip each (a week and a
+        # day back covers every slot a sweep can look at).
+        done = deliveries.settled(self.engine, now - timedelta(days=8))
         due = []
         for rep in self.recipients(only):
             channel = self.outbox.channel(rep)
             if channel is None:
                 continue
             for kind in kinds:
+                if kind == "alert" and alert_period is None:
+                    continue
                 slot = self.slot(kind, rep, now)
+                period = alert_period if kind == "alert" else slot.period
+                if (rep.id, kind, period, channel) in done:
+                    continue
                 if now - slot.at > grace:
-                    if deliveries.skip(self.engine, rep.id, kind, slot.period, channel,
+                    if deliveries.skip(self.engine, rep.id, kind, period, channel,
                                        f"missed: the bot was not running within "
                                        f"{self.settings.grace_hours:g} h of {slot.at:%Y-%m-%d %H:%M} UTC",
                                        now=now):
                         counts["skipped"] += 1
                     continue
-                period = slot.period
-                if kind == "alert":  # once per score run, at the reminder time
-                    period = self._alert_period()
-                    if period is None:
-                        continue
                 due.append((rep, channel, kind, period, slot.local_day))  # claim decides
         counts.update(self._deliver_all(due, now))
         counts.pop(None, None)
@@ -293,14 +302,15 @@ class Scheduler:
 
     def digest_times(self) -> set[tuple[str, int, object]]:
         d = self.deliverer
-        return {(d.zone(r), *parse_weekly(r.digest_at or self.settings.digest_time,
-                                          self.settings.digest_day))
-                for r in d.recipients() if d.outbox.channel(r)}
+        return {(d.zone(r), *d.digest_at(r)) for r in self._reachable()}
 
     def reminder_times(self) -> set[tuple[str, object]]:
         d = self.deliverer
-        return {(d.zone(r), parse_clock(r.reminder_at or self.settings.reminder_time))
-                for r in d.recipients() if d.outbox.channel(r)}
+        return {(d.zone(r), d.reminder_at(r)) for r in self._reachable()}
+
+    def _reachable(self) -> list[Recipient]:
+        d = self.deliverer
+        return [r for r in d.recipients() if d.outbox.channel(r)]
 
     def start(self) -> None:
         self.aps.start()
