@@ -85,22 +85,26 @@ class Outbox:
 
         labels = CARD_TEXT.get(locale, CARD_TEXT["zh"])
         names = TIER_NAMES.get(locale, TIER_NAMES["en"])
-        last = None
-        for r in rows:
-            overdue = labels["overdue"].format(n=r["days_overdue"]) if r["days_overdue"] > 0 \
-                else labels["today"]
-            card = account_card(
-                key=r["key"], name=r["name"], title=labels["title"], description=overdue,
-                facts=[(labels["tier"], names.get(r["tier"], r["tier"])),
-                       (labels["last"], r["last"].isoformat() if r["last"] else labels["never"])],
-                locale=locale, task=task_id("rem", rep.key, period, r["key"]))
-            last = self.wecom.card(rep.wecom_userid, card)
-            if not last.ok:
-                return last
-        if more or not rows:
+        result = self._cards(rep, [account_card(
+            key=r["key"], name=r["name"], title=labels["title"],
+            description=labels["overdue"].format(n=r["days_overdue"]) if r["days_overdue"] > 0
+            else labels["today"],
+            facts=[(labels["tier"], names.get(r["tier"], r["tier"])),
+                   (labels["last"], r["last"].isoformat() if r["last"] else labels["never"])],
+            locale=locale, task=task_id("rem", rep.key, period, r["key"])) for r in rows])
+        if result.ok and more:
             text = render("reminder", {**context, "rows": []}, channel="wecom", locale=locale)
-            last = self.wecom.markdown(rep.wecom_userid, to_wecom(text, locale))
-        return last
+            result = self.wecom.markdown(rep.wecom_userid, to_wecom(text, locale))
+        return result
+
+    def _cards(self, rep: Recipient, cards: list[dict]) -> SendResult:
+        """Send each card in turn; the first failure stops and is the result."""
+        result = SendResult.failed("nothing to send", retryable=False)
+        for card in cards:
+            result = self.wecom.card(rep.wecom_userid, card)
+            if not result.ok:
+                break
+        return result
 
     def alert(self, rep: Recipient, channel: str, rows: list[dict], locale: str,
               period: str) -> SendResult:
@@ -112,18 +116,12 @@ class Outbox:
 
         labels = ALERT_TEXT.get(locale, ALERT_TEXT["zh"])
         names = TIER_NAMES.get(locale, TIER_NAMES["en"])
-        result = None
-        for r in rows:
-            card = account_card(
-                key=r["key"], name=r["name"], title=labels["title"],
-                description=r.get("reason") or labels["title"],
-                facts=[(labels["was"], names.get(r["previous_tier"], r["previous_tier"])),
-                       (labels["risk"], f"{r['churn_risk'] or 0:.0f}")],
-                locale=locale, task=task_id("alert", rep.key, period, r["key"]))
-            result = self.wecom.card(rep.wecom_userid, card)
-            if not result.ok:
-                return result
-        return result
+        return self._cards(rep, [account_card(
+            key=r["key"], name=r["name"], title=labels["title"],
+            description=r.get("reason") or labels["title"],
+            facts=[(labels["was"], names.get(r["previous_tier"], r["previous_tier"])),
+                   (labels["risk"], f"{r['churn_risk'] or 0:.0f}")],
+            locale=locale, task=task_id("alert", rep.key, period, r["key"])) for r in rows])
 
     @staticmethod
     def _slack_list(template: str, row_template: str, rows: list[dict], context: dict,
