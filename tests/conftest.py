@@ -92,3 +92,14 @@ def services(engine):
     load_demo(engine, generate_demo(accounts=80, seed=5, today=TODAY))
     rescore(engine, load_scoring_config(""), TODAY)
     return make_services(engine)
+
+
+@pytest.fixture
+def slack():
+    """A fake Slack (Web API, response_url, uploads) on port 0, recording what it receives."""
+    from tests.fakes.slack import FakeSlack
+    from tests.slack_support import TOKEN
+
+    server = FakeSlack(TOKEN)
+    yield server
+    server.close()

@@ -16,7 +16,6 @@ from bot.slack.sender import SlackSender
 from bot.wecom.client import DatabaseTokenStore, WeComClient
 from bot.wecom.sender import WeComSender
 from storage.models import Delivery, Rep
-from tests.fakes.slack import FakeSlack
 from tests.fakes.wecom import AGENT_ID, CORP_ID, SECRET, FakeWeCom
 from tests.slack_support import TOKEN
 
@@ -28,13 +27,6 @@ def utc(*args):
 # Monday 23 Nov 2026, 14:05 UTC: 09:05 in New York, 08:05 in Chicago, 15:05 in Berlin,
 # 22:05 in Shanghai.
 MONDAY = utc(2026, 11, 23, 14, 5)
-
-
-@pytest.fixture
-def slack():
-    server = FakeSlack(TOKEN)
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from tests.fakes.slack import FakeSlack
 from tests.slack_support import TOKEN
 
 runner = CliRunner()
@@ -19,13 +18,6 @@ def env(db_url, tmp_path, monkeypatch):
         result = runner.invoke(app, args, env=env)
         assert result.exit_code == 0, result.output
     return env
-
-
-@pytest.fixture
-def slack():
-    server = FakeSlack(TOKEN)
-    yield server
-    server.close()
 
 
 def test_preview(env):

@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -13,17 +12,14 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from tests.fakes.slack import FakeSlack
 from tests.slack_support import SECRET, TOKEN, slash
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def fake():
-    server = FakeSlack(TOKEN)
-    yield server
-    server.close()
+def fake(slack):
+    return slack
 
 
 def _prepared_env(db_url, tmp_path, **extra):

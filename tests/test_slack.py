@@ -5,16 +5,13 @@ import pytest
 
 from bot.server import HttpServer
 from bot.settings import Settings
-from bot.slack.app import SlackAdapter, web_client
-from tests.fakes.slack import FakeSlack
+from bot.slack.app import SlackAdapter
 from tests.slack_support import SECRET, TOKEN, event, interactive, signed_post, slash
 
 
 @pytest.fixture
-def fake():
-    server = FakeSlack(TOKEN)
-    yield server
-    server.close()
+def fake(slack):
+    return slack
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import pytest
 from bot.settings import Settings
 from bot.slack.app import web_client
 from bot.slack.sender import SlackSender
-from tests.fakes.slack import FakeSlack
 from tests.slack_support import TOKEN
 
 MESSAGE = {"text": "Your weekly digest", "blocks": [
@@ -14,10 +13,8 @@ MESSAGE = {"text": "Your weekly digest", "blocks": [
 
 
 @pytest.fixture
-def fake():
-    server = FakeSlack(TOKEN)
-    yield server
-    server.close()
+def fake(slack):
+    return slack
 
 
 @pytest.fixture
