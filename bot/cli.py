@@ -362,6 +362,27 @@ def _pct(part: int, whole: int) -> str:
     return f"{part / whole:.1%}" if whole else "n/a"
 
 
+NO_PLATFORM = ("No chat platform is configured (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, "
+               "or the WECOM_* settings)")
+
+
+def _service_logging() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (systemd, docker stop) ends a service like Ctrl-C: cleanly."""
+    import signal
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 @app.command()
 def serve(
     host: Optional[str] = typer.Option(None, help="Listen address (default TIERBOT_HTTP_HOST)."),
@@ -371,13 +392,9 @@ def serve(
 ) -> None:
     """Run the bot: Slack at /slack/events (or Socket Mode), WeCom at /wecom/callback, /healthz,
     and the scheduler (one instance leads; the others stand by)."""
-    import logging
-    import signal
-
     from bot.serve import SetupError, build
 
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _service_logging()
     # Acks are short and must not wait behind a long command on another thread: switch
     # threads more often than Python's default 5 ms.
     sys.setswitchinterval(0.001)
@@ -390,8 +407,7 @@ def serve(
             err.print(f"[red]Cannot start:[/red] {exc}")
             raise typer.Exit(2) from None
         if running.slack_mode == "off" and not running.wecom:
-            err.print("No chat platform is configured (set SLACK_BOT_TOKEN and "
-                      "SLACK_SIGNING_SECRET, or the WECOM_* settings); serving /healthz only.")
+            err.print(f"{NO_PLATFORM}; serving /healthz only.")
         if with_scheduler:
             from bot.scheduler.wiring import build_scheduler
             scheduler = build_scheduler(services, settings)
@@ -400,11 +416,7 @@ def serve(
         out.print(f"tierbot listening on {running.server.url} (slack: {running.slack_mode}, "
                   f"wecom: {'on' if running.wecom else 'off'})", markup=False, highlight=False)
         sys.stdout.flush()
-
-        def stop(signum, frame):
-            raise KeyboardInterrupt
-
-        signal.signal(signal.SIGTERM, stop)
+        _stop_on_sigterm()
         try:
             running.server.serve_forever()
         except KeyboardInterrupt:
@@ -417,28 +429,23 @@ def serve(
 @app.command("scheduler")
 def scheduler_cmd() -> None:
     """Run only the scheduler (weekly digests, daily reminders, nightly rescore)."""
-    import logging
-    import signal
     import threading
 
     from bot.scheduler.wiring import build_scheduler
 
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _service_logging()
     settings = load_settings()
     if not (settings.slack_enabled or settings.wecom_enabled):
-        err.print("No chat platform is configured, so there is nowhere to send digests: set "
-                  "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, or the WECOM_* settings.")
+        err.print(f"{NO_PLATFORM}, so there is nowhere to send digests.")
         raise typer.Exit(2)
     with store(settings) as engine:
         scheduler = build_scheduler(_services(settings, engine), settings)
         scheduler.start()
         out.print("tierbot scheduler running (only the leading instance sends).")
         sys.stdout.flush()
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *a: stop.set())
+        _stop_on_sigterm()
         try:
-            stop.wait()
+            threading.Event().wait()
         except KeyboardInterrupt:
             pass
         finally:
@@ -470,8 +477,7 @@ def digest(
                       highlight=False)
             return
         if not (settings.slack_enabled or settings.wecom_enabled):
-            err.print("No chat platform is configured: set SLACK_BOT_TOKEN and "
-                      "SLACK_SIGNING_SECRET, or the WECOM_* settings (see the README).")
+            err.print(f"{NO_PLATFORM} (see the README).")
             raise typer.Exit(2)
         deliverer = build_deliverer(services, settings)
         if rep and not deliverer.recipients({rep}):

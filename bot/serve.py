@@ -3,6 +3,7 @@ scheduler issue on, the scheduler). Composition only: it wires parts built elsew
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -86,7 +87,6 @@ def build(services: Services, settings: Settings, *, host: str | None = None,
 
     routes["/healthz"] = health
     # Build the account lookup index now, not on the first user's command.
-    import threading
     threading.Thread(target=services.accounts, name="tierbot-warm", daemon=True).start()
     server = HttpServer(host or settings.http_host,
                         settings.http_port if port is None else port, routes)
