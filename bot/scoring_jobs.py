@@ -33,15 +33,18 @@ class NothingToScore(Exception):
 MIN_BACKTEST_ACCOUNTS = 20
 
 
-def rescore(engine: Engine, config: ScoringConfig, as_of: date) -> ScoreRunResult:
-    """Score the whole book as of `as_of` and store a snapshot per account."""
+def rescore(engine: Engine, config: ScoringConfig, as_of: date, *,
+            models: tuple | None = None) -> ScoreRunResult:
+    """Score the whole book as of `as_of` and store a snapshot per account.
+
+    `models` (tests only) applies given models instead of fitting them."""
     previous = load_previous_tiers(engine)
     book = load_book(engine, as_of, window_days=config.window_days)
     if len(book) == 0:
         raise NothingToScore("There are no accounts yet. Import them first (tierbot import "
                              "accounts FILE, or orders) or load the demo (tierbot demo).")
     scores = score_book(book, config, previous={a: p.tier for a, p in previous.items()},
-                        overrides=load_overrides(engine, as_of))
+                        overrides=load_overrides(engine, as_of), models=models)
     run_id, moves = save_snapshot(engine, scores, previous)
     return ScoreRunResult(run_id, as_of, Counter(scores.tier.tolist()), moves, not previous)
 

@@ -55,11 +55,14 @@ def quintile_scores(values: np.ndarray) -> np.ndarray:
 
 
 def score_book(book: Book, config: ScoringConfig, *, previous: dict[int, str] | None = None,
-               overrides: dict[int, Override] | None = None) -> Scores:
+               overrides: dict[int, Override] | None = None,
+               models: tuple[BGNBD, GammaGamma] | None = None) -> Scores:
     """Score every account of `book` as of `book.as_of`.
 
     `previous` maps account id -> tier of the last snapshot (for hysteresis); `overrides`
-    are the human overrides in force."""
+    are the human overrides in force. `models` replaces the fitted models with given ones
+    (a fixed scored context: golden transcripts must not depend on an optimiser's last
+    digit)."""
     today = book.as_of.toordinal()
     ordered = book.last_order != NO_DATE
     recency = np.where(ordered, today - book.last_order, -1)
@@ -68,7 +71,7 @@ def score_book(book: Book, config: ScoringConfig, *, previous: dict[int, str] | 
     f = quintile_scores(book.orders_window.astype(float))
     m = quintile_scores(book.spend_window.astype(float))
     lifecycle = _lifecycle(book, recency, gap, config.lifecycle)
-    bg, gg, p_alive, e90, e_value, clv = _predictions(book)
+    bg, gg, p_alive, e90, e_value, clv = _predictions(book, models)
     warnings, signals = find_warnings(book, recency=recency, gap=gap, p_alive=p_alive,
                                       expected_90d=e90, cfg=config.warnings)
     risk = churn_risk(signals, config.risk, dormant=lifecycle == "dormant")
@@ -117,8 +120,10 @@ def _lifecycle(book: Book, recency, gap, cfg) -> np.ndarray:
                      ["dormant", "new", "declining", "growing"], "mature").astype(object)
 
 
-def _predictions(book: Book):
-    """BG/NBD and Gamma-Gamma over the book (weeks), applied to every account that ordered."""
+def _predictions(book: Book, models: tuple[BGNBD, GammaGamma] | None = None):
+    """BG/NBD and Gamma-Gamma over the book (weeks), applied to every account that ordered.
+
+    With `models`, those are applied instead of fitting new ones."""
     n = len(book)
     nan = np.full(n, np.nan)
     ordered = book.last_order != NO_DATE
@@ -131,7 +136,7 @@ def _predictions(book: Book):
         return None, None, nan, nan, nan, nan
     # A fixed, evenly spread subsample keeps fitting time flat on big books (deterministic).
     sample = idx[np.linspace(0, len(idx) - 1, min(len(idx), FIT_SAMPLE)).astype(int)]
-    bg = fit_bgnbd(x[sample], t_x[sample], T[sample])
+    bg = models[0] if models else fit_bgnbd(x[sample], t_x[sample], T[sample])
     p_alive, e90 = nan.copy(), nan.copy()
     p_alive[idx] = bg.p_alive(x[idx], t_x[idx], T[idx])
     e90[idx] = bg.expected_transactions(90 / WEEK, x[idx], t_x[idx], T[idx])
@@ -139,7 +144,7 @@ def _predictions(book: Book):
     e52[idx] = bg.expected_transactions(52.0, x[idx], t_x[idx], T[idx])
     gg, e_value = None, nan.copy()
     try:
-        gg = fit_gamma_gamma(x[sample], book.avg_order_value[sample])
+        gg = models[1] if models else fit_gamma_gamma(x[sample], book.avg_order_value[sample])
         e_value[idx] = gg.expected_value(x[idx], book.avg_order_value[idx])
     except ValueError:
         e_value[idx] = book.avg_order_value[idx]

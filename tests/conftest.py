@@ -83,14 +83,15 @@ def count(engine, table: str) -> int:
 
 @pytest.fixture
 def services(engine):
-    """A scored 80-account demo book and the command layer's services over it."""
+    """A scored 80-account demo book and the command layer's services over it (scored with
+    fixed models: see FIXED_MODELS)."""
     from bot.scoring_config import load_scoring_config
     from bot.scoring_jobs import rescore
     from storage.demo import generate_demo, load_demo
-    from tests.commands_support import TODAY, make_services
+    from tests.commands_support import FIXED_MODELS, TODAY, make_services
 
     load_demo(engine, generate_demo(accounts=80, seed=5, today=TODAY))
-    rescore(engine, load_scoring_config(""), TODAY)
+    rescore(engine, load_scoring_config(""), TODAY, models=FIXED_MODELS)
     return make_services(engine)
 
 
