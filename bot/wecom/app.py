@@ -21,7 +21,7 @@ from bot.commands import Request, Services, dispatch
 from bot.commands.forms import person_locale
 from bot.server import HttpRequest, HttpResponse
 from bot.settings import Settings
-from bot.wecom.client import DatabaseTokenStore, WeComClient
+from bot.wecom.client import build_client
 from bot.wecom.sender import WeComSender
 from messages.render import render_for
 from storage.inbound import claim_event
@@ -45,9 +45,7 @@ class WeComAdapter:
         self.crypto = WeChatCrypto(settings.wecom_token.get_secret_value(),
                                    settings.wecom_encoding_aes_key.get_secret_value(),
                                    settings.wecom_corp_id)
-        self.client = WeComClient(settings.wecom_corp_id, settings.wecom_secret.get_secret_value(),
-                                  api_url=settings.wecom_api_url,
-                                  store=DatabaseTokenStore(services.engine))
+        self.client = build_client(settings, services.engine)
         self.sender = sender or WeComSender(self.client, settings.wecom_agent_id)
         self.pool = ThreadPoolExecutor(workers, "tierbot-wecom")
 
