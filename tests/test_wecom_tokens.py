@@ -158,3 +158,17 @@ def test_a_database_error_shows_no_token(engine, fake):
     assert "INSERT INTO platform_tokens" in message and "parameters hidden" in message
     assert fake.tokens_issued == 1 and "TOKEN-1" not in message
     assert not {piece for piece in secret_pieces(DISTINCT_SECRET) if piece in message}
+
+
+def test_migration_0007_drops_tokens_named_by_the_secret(bare_engine):
+    from datetime import datetime, timedelta, timezone
+
+    from storage.migrate import upgrade
+    upgrade(bare_engine, "0006")
+    old_name = f"wecom:{CORP_ID}_{DISTINCT_SECRET[:10]}_access_token"  # wechatpy's key
+    with bare_engine.begin() as conn:
+        conn.execute(sa.insert(PlatformToken).values(
+            name=old_name, value="TOKEN-OLD",
+            expires_at=datetime.now(timezone.utc) + timedelta(hours=1)))
+    assert upgrade(bare_engine, "0007") == ("0006", "0007")
+    assert stored_tokens(bare_engine) == []
