@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     wecom_token: SecretStr | None = _env("WECOM_TOKEN")
     wecom_encoding_aes_key: SecretStr | None = _env("WECOM_ENCODING_AES_KEY")
     wecom_api_url: str = _env("WECOM_API_URL", "https://qyapi.weixin.qq.com/cgi-bin/")
+    # Seconds a callback's signed timestamp may differ from now (replays are refused).
+    wecom_callback_window: int = Field(300, ge=10, le=3600)
 
     # Scheduler: local times are each rep's own timezone (else `timezone`).
     digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"

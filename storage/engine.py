@@ -15,7 +15,8 @@ def build_engine(url: str, *, echo: bool = False) -> Engine:
     parsed = make_url(url)
     if parsed.drivername == "postgresql" or parsed.drivername == "postgres":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    kwargs: dict = {"echo": echo}
+    # No SQL error or echo line ever shows bound values: they can be tokens or people's data.
+    kwargs: dict = {"echo": echo, "hide_parameters": True}
     if parsed.get_backend_name() == "sqlite":
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         if parsed.database in (None, "", ":memory:"):

@@ -28,9 +28,24 @@ def release_event(engine: Engine, source: str, event_id: str) -> None:
                                                    InboundEvent.event_id == event_id[:128]))
 
 
-def prune_events(engine: Engine, older_than: timedelta = timedelta(days=3)) -> int:
-    """Drop claims older than any platform retries (Slack and WeCom retry within minutes)."""
-    cutoff = datetime.now(timezone.utc) - older_than
+# Slack's window: bolt (slack_sdk's SignatureVerifier) refuses requests over 5 minutes off.
+SLACK_WINDOW = timedelta(minutes=5)
+# Room for instances whose clocks disagree by more than NTP allows.
+CLAIM_MARGIN = timedelta(hours=1)
+
+
+def claim_retention(window: timedelta) -> timedelta:
+    """How long claims are kept when deliveries are accepted within ±`window` of now.
+
+    A signed delivery stamped `ts` is accepted while now is within [ts - window, ts + window],
+    so every copy of it arrives within 2 × window of the first one, which made the claim.
+    Kept longer than that, a claim turns away every copy the clock check lets through."""
+    return 2 * max(window, SLACK_WINDOW) + CLAIM_MARGIN
+
+
+def prune_events(engine: Engine, *, window: timedelta, now: datetime | None = None) -> int:
+    """Drop claims that no accepted delivery can match any more (see claim_retention)."""
+    cutoff = (now or datetime.now(timezone.utc)) - claim_retention(window)
     with engine.begin() as conn:
         return conn.execute(sa.delete(InboundEvent).where(
             InboundEvent.received_at < cutoff)).rowcount

@@ -239,7 +239,8 @@ class ReminderSnooze(SQLModel, table=True):
 
 
 class PlatformToken(SQLModel, table=True):
-    """Access tokens shared by every process (WeCom's access_token): name -> value, expiry."""
+    """Access tokens shared by every process (WeCom's access_token): name -> value, expiry.
+    The name says whose token it is (corp id + agent id), never any part of a secret."""
 
     __tablename__ = "platform_tokens"
 

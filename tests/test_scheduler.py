@@ -41,7 +41,7 @@ def make_deliverer(services, slack, wecom=None, engine=None, **settings):
                         slack_signing_secret="x", slack_api_url=slack.api_url, **settings)
     wecom_sender = None
     if wecom is not None:
-        client = WeComClient(CORP_ID, SECRET, api_url=wecom.api_url,
+        client = WeComClient(CORP_ID, SECRET, agent_id=AGENT_ID, api_url=wecom.api_url,
                              store=DatabaseTokenStore(engine or services.engine))
         wecom_sender = WeComSender(client, AGENT_ID, sleep=lambda s: None)
     outbox = Outbox(SlackSender(web_client(settings), sleep=lambda s: None), wecom_sender)

@@ -3,6 +3,7 @@ through a fake WeCom API."""
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -11,16 +12,20 @@ from wechatpy.enterprise.crypto import WeChatCrypto
 from bot.server import HttpServer
 from bot.settings import Settings
 from bot.wecom.app import WeComAdapter
-from storage.models import Account, Interaction, PlatformToken, ReminderSnooze
-from tests.fakes.wecom import (AGENT_ID, CORP_ID, SECRET, FakeWeCom, card_event_xml,
-                               get_verification, new_aes_key, post_callback, text_xml)
+from storage.inbound import SLACK_WINDOW, claim_retention, prune_events
+from storage.models import Account, InboundEvent, Interaction, PlatformToken, ReminderSnooze
+from tests.fakes.wecom import (AGENT_ID, CORP_ID, DROP, SECRET, FakeWeCom, card_event_xml,
+                               get_verification, new_aes_key, post_callback, send_callback,
+                               signed_callback, text_xml)
+from tests.test_manage_commands import owner_key
+from tests.test_wecom_tokens import DISTINCT_SECRET, refuse_token_writes, secret_pieces
 
 TOKEN = "wecomCallbackToken"
 
 
 @pytest.fixture
-def fake():
-    server = FakeWeCom()
+def fake(request):
+    server = FakeWeCom(secret=getattr(request, "param", SECRET))
     yield server
     server.close()
 
@@ -37,7 +42,7 @@ def crypto(aes_key):
 
 def wecom_settings(fake, aes_key):
     return Settings(database_url="sqlite://", wecom_corp_id=CORP_ID, wecom_agent_id=AGENT_ID,
-                    wecom_secret=SECRET, wecom_token=TOKEN, wecom_encoding_aes_key=aes_key,
+                    wecom_secret=fake.secret, wecom_token=TOKEN, wecom_encoding_aes_key=aes_key,
                     wecom_api_url=fake.api_url)
 
 
@@ -193,3 +198,106 @@ def test_the_server_route_and_serve_wiring(services, fake, aes_key, crypto):
         assert running.wecom is True
     finally:
         running.stop()
+
+
+WINDOW = 300  # the default TIERBOT_WECOM_CALLBACK_WINDOW
+
+
+def claims(engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.execute(sa.select(InboundEvent.event_id).where(
+            InboundEvent.source == "wecom")).scalars())
+
+
+def test_a_replayed_callback_outside_the_window_is_refused(bot, fake, crypto, services,
+                                                           caplog):
+    assert bot.adapter.window == WINDOW
+    captured = signed_callback(crypto, text_xml("LiWei", "分配 CN-0001 rep.wang", "9001"))
+    assert send_callback(bot.callback, captured) == (200, "")
+    sent_markdown(fake)
+    assert owner_key(services.engine, "CN-0001") == "rep.wang"
+    # A newer assignment, sent fresh, still works.
+    assert post_callback(bot.callback, crypto,
+                         text_xml("LiWei", "分配 CN-0001 rep.chen", "9002"))[0] == 200
+    sent_markdown(fake, 2)
+    assert owner_key(services.engine, "CN-0001") == "rep.chen"
+    # A day later, its claim pruned, someone replays the captured, validly signed callback.
+    later = timedelta(days=1)
+    assert prune_events(services.engine, window=timedelta(seconds=WINDOW),
+                        now=datetime.now(timezone.utc) + later) == 2
+    caplog.clear()
+    bot.adapter.clock = lambda: time.time() + later.total_seconds()
+    assert send_callback(bot.callback, captured) == (401, "stale timestamp")
+    time.sleep(0.3)
+    assert len(fake.of("message/send")) == 2
+    assert owner_key(services.engine, "CN-0001") == "rep.chen"
+    [line] = [r.getMessage() for r in caplog.records if r.name == "tierbot.wecom"]
+    assert line.startswith("wecom callback refused: timestamp -") and len(line) < 100
+    assert captured[1].decode() not in caplog.text  # no body in the log
+
+
+def test_timestamps_from_the_future_or_not_numbers_are_refused(bot, fake, crypto):
+    ahead = int(time.time()) + WINDOW + 60
+    assert post_callback(bot.callback, crypto, text_xml("ZhangMin", "/帮助", "9101"),
+                         timestamp=ahead) == (401, "stale timestamp")
+    query, body = signed_callback(crypto, text_xml("ZhangMin", "/帮助", "9102"))
+    bad = query.replace("timestamp=", "timestamp=x")
+    assert send_callback(bot.callback, (bad, body)) == (400, "bad timestamp")
+    # Just inside the window (a slow clock at WeCom's end) is still answered.
+    assert post_callback(bot.callback, crypto, text_xml("ZhangMin", "/帮助", "9103"),
+                         timestamp=int(time.time()) - WINDOW + 30)[0] == 200
+    sent_markdown(fake)
+    time.sleep(0.3)
+    assert len(fake.of("message/send")) == 1
+
+
+def test_claims_outlive_the_window(bot, fake, crypto, services):
+    post_callback(bot.callback, crypto, text_xml("ZhangMin", "/帮助", "9201"))
+    sent_markdown(fake)
+    window = timedelta(seconds=WINDOW)
+    now = datetime.now(timezone.utc)
+    assert claim_retention(window) > 2 * window
+    # The last moment a copy of the callback could pass the clock check: the claim is there.
+    assert prune_events(services.engine, window=window, now=now + 2 * window) == 0
+    assert claims(services.engine) == {"msg:9201"}
+    assert prune_events(services.engine, window=window,
+                        now=now + claim_retention(window) + timedelta(seconds=5)) == 1
+    assert claims(services.engine) == set()
+
+
+def test_claims_outlive_slacks_window_too():
+    """Slack event claims share the table: their window is slack_sdk's, 5 minutes either way."""
+    from slack_sdk.signature import SignatureVerifier
+    verifier = SignatureVerifier("signing-secret")
+    edge = int(time.time()) - int(SLACK_WINDOW.total_seconds())
+
+    def valid(ts: int) -> bool:
+        return verifier.is_valid("body", str(ts), verifier.generate_signature(
+            timestamp=str(ts), body="body"))
+    assert valid(edge + 5) and not valid(edge - 5)
+    assert claim_retention(timedelta(seconds=30)) > 2 * SLACK_WINDOW
+
+
+@pytest.mark.parametrize("fake", [DISTINCT_SECRET], indirect=True)
+def test_no_secret_or_token_in_any_log(bot, fake, crypto, services, caplog):
+    caplog.set_level("DEBUG")
+    post_callback(bot.callback, crypto, text_xml("ZhangMin", "/帮助", "9301"))
+    sent_markdown(fake)
+    fake.expire_tokens()
+    fake.fail("gettoken", DROP)  # the refresh finds WeCom unreachable
+    post_callback(bot.callback, crypto, text_xml("ZhangMin", "/帮助", "9302"))
+    fake.wait_for("gettoken", 2)
+    post_callback(bot.callback, crypto, text_xml("ZhangMin", "/帮助", "9303"))
+    sent_markdown(fake, 3)  # 9301, 9302 refused (42001), 9303 with a new token
+    fake.expire_tokens()
+    refuse_token_writes(services.engine)  # and now the database refuses the new token
+    post_callback(bot.callback, crypto, text_xml("ZhangMin", "/帮助", "9304"))
+    fake.wait_for("gettoken", 5)  # the refresh, then the error reply's own fetch
+    time.sleep(0.3)
+    assert fake.tokens_issued == 4
+    log = caplog.text
+    assert "gettoken?corpid=" in log and "access_token=***" in log  # urllib3's request lines
+    assert "ConnectionError" in log and "token writes refused" in log
+    for token in fake.valid_tokens | {f"TOKEN-{n}" for n in range(1, 5)}:
+        assert token not in log
+    assert not {piece for piece in secret_pieces(DISTINCT_SECRET, 6) if piece in log}

@@ -7,7 +7,7 @@ from bot.wecom.cards import account_card, task_id
 from bot.wecom.client import DatabaseTokenStore, WeComClient
 from bot.wecom.sender import WeComSender
 from messages.channels import to_wecom
-from tests.fakes.wecom import AGENT_ID, CORP_ID, SECRET, FakeWeCom
+from tests.fakes.wecom import AGENT_ID, CORP_ID, DROP, SECRET, FakeWeCom
 
 
 @pytest.fixture
@@ -36,7 +36,8 @@ def clock():
 
 @pytest.fixture
 def sender(engine, fake, clock):
-    client = WeComClient(CORP_ID, SECRET, api_url=fake.api_url, store=DatabaseTokenStore(engine))
+    client = WeComClient(CORP_ID, SECRET, agent_id=AGENT_ID, api_url=fake.api_url,
+                         store=DatabaseTokenStore(engine))
     return WeComSender(client, AGENT_ID, sleep=clock.sleep, clock=clock)
 
 
@@ -63,6 +64,22 @@ def test_token_refresh_is_bounded(sender, fake):
     result = sender.markdown("ZhangMin", "你好")
     assert (result.ok, result.retryable) == (False, True)
     assert len(fake.of("message/send")) == 3 and len(fake.of("gettoken")) == 3
+
+
+def test_an_unreachable_token_refresh_is_a_failed_send_that_names_no_secret(sender, fake,
+                                                                          caplog):
+    caplog.set_level("DEBUG")
+    assert sender.markdown("ZhangMin", "你好").ok
+    fake.expire_tokens()
+    fake.fail("gettoken", DROP)  # WeCom hangs up on the refresh
+    result = sender.markdown("ZhangMin", "你好")
+    assert (result.ok, result.retryable) == (False, True)
+    assert result.error == "gettoken: ConnectionError"
+    assert len(fake.of("gettoken")) == 2 and len(fake.of("message/send")) == 2
+    assert "wecom gettoken failed: ConnectionError" in caplog.text
+    assert "gettoken?corpid=" in caplog.text  # urllib3's request line, with the secret masked
+    assert SECRET not in caplog.text and "TOKEN-1" not in caplog.text
+    assert sender.markdown("ZhangMin", "你好").ok  # the next send fetches a token again
 
 
 def test_long_chinese_markdown_stays_within_2048_bytes(sender, fake):

@@ -297,8 +297,9 @@ class Scheduler:
             at = parse_clock(self.settings.rescore_time)
             add(self.rescore, CronTrigger(hour=at.hour, minute=at.minute,
                                           timezone=self.settings.timezone), id="rescore")
-        add(lambda: prune_events(self.deliverer.engine), CronTrigger(hour=4, minute=17),
-            id="prune-inbound")
+        window = timedelta(seconds=self.settings.wecom_callback_window)
+        add(lambda: prune_events(self.deliverer.engine, window=window),
+            CronTrigger(hour=4, minute=17), id="prune-inbound")
 
     def digest_times(self) -> set[tuple[str, int, object]]:
         d = self.deliverer

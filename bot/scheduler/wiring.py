@@ -15,12 +15,9 @@ def build_outbox(services: Services, settings: Settings) -> Outbox:
         from bot.slack.sender import SlackSender
         slack = SlackSender(web_client(settings))
     if settings.wecom_enabled:
-        from bot.wecom.client import DatabaseTokenStore, WeComClient
+        from bot.wecom.client import build_client
         from bot.wecom.sender import WeComSender
-        client = WeComClient(settings.wecom_corp_id, settings.wecom_secret.get_secret_value(),
-                             api_url=settings.wecom_api_url,
-                             store=DatabaseTokenStore(services.engine))
-        wecom = WeComSender(client, settings.wecom_agent_id)
+        wecom = WeComSender(build_client(settings, services.engine), settings.wecom_agent_id)
     return Outbox(slack, wecom)
 
 

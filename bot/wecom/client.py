@@ -1,19 +1,28 @@
 """The WeCom API client: wechatpy's, pointed at WECOM_API_URL for every call (the token
 fetch included), with its access_token kept in the database for every process, and
-without wechatpy's unbounded retry on expired tokens (the sender retries, bounded)."""
+without wechatpy's unbounded retry on expired tokens (the sender retries, bounded).
+
+Neither the app secret nor a token reaches the database keys or a log: the token is stored
+under corp id + agent id, and the URLs that carry them (`gettoken?corpsecret=...`,
+`?access_token=...`) are masked in urllib3's debug lines and never put in our exceptions.
+"""
 from __future__ import annotations
 
+import logging
+import re
 from datetime import datetime, timedelta, timezone
 
-import sqlalchemy as sa
+import requests
 from sqlalchemy.engine import Engine
 from wechatpy.enterprise import WeChatClient
 from wechatpy.session import SessionStorage
 
-from storage.models import PlatformToken
+from bot.settings import Settings
+from storage.tokens import forget_token, read_token, save_token
 
 # Refresh this long before WeCom's expiry (7,200 s), so no call goes out with a dying token.
 REFRESH_MARGIN = timedelta(minutes=5)
+_CREDENTIALS_IN_URL = re.compile(r"((?:corpsecret|access_token)=)[^&\s\"']+")
 
 
 class DatabaseTokenStore(SessionStorage):
@@ -24,39 +33,46 @@ class DatabaseTokenStore(SessionStorage):
         self.engine, self.prefix = engine, prefix
 
     def get(self, key, default=None):
-        now = datetime.now(timezone.utc)
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(PlatformToken.value, PlatformToken.expires_at).where(
-                PlatformToken.name == self.prefix + key)).first()
-        if row is None:
+        found = read_token(self.engine, self.prefix + key)
+        if found is None:
             return default
-        expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(
-            tzinfo=timezone.utc)
-        return row.value if expires - REFRESH_MARGIN > now else default
+        value, expires = found
+        return value if expires - REFRESH_MARGIN > datetime.now(timezone.utc) else default
 
     def set(self, key, value, ttl=None):
-        expires = datetime.now(timezone.utc) + timedelta(seconds=ttl or 7200)
-        with self.engine.begin() as conn:
-            conn.execute(sa.delete(PlatformToken).where(PlatformToken.name == self.prefix + key))
-            conn.execute(sa.insert(PlatformToken).values(name=self.prefix + key, value=str(value),
-                                                         expires_at=expires))
+        save_token(self.engine, self.prefix + key, str(value),
+                   datetime.now(timezone.utc) + timedelta(seconds=ttl or 7200))
 
     def delete(self, key):
-        with self.engine.begin() as conn:
-            conn.execute(sa.delete(PlatformToken).where(PlatformToken.name == self.prefix + key))
+        forget_token(self.engine, self.prefix + key)
 
 
 class WeComClient(WeChatClient):
     """wechatpy's enterprise client with our base URL for every call, the token fetch too."""
 
-    def __init__(self, corp_id: str, secret: str, *, api_url: str, store: SessionStorage,
-                 timeout: float = 10):
+    def __init__(self, corp_id: str, secret: str, *, agent_id: int, api_url: str,
+                 store: SessionStorage, timeout: float = 10):
+        self.agent_id = agent_id
         super().__init__(corp_id, secret, session=store, timeout=timeout, auto_retry=False)
         self.API_BASE_URL = api_url if api_url.endswith("/") else api_url + "/"
+        _mask_credentials_in(logging.getLogger("urllib3.connectionpool"))
+
+    @property
+    def access_token_key(self) -> str:
+        # wechatpy's own key embeds the first 10 characters of the secret. One app (agent)
+        # of one corp has one secret at a time, so corp id + agent id name its token; after
+        # a secret is reset, WeCom refuses the old token (40014/42001) and the sender
+        # refreshes it, so nothing secret-derived is needed to tell secrets apart.
+        return f"{self.corp_id}:{self.agent_id}:access_token"
 
     def fetch_access_token(self):
-        return self._fetch_access_token(url=self.API_BASE_URL + "gettoken",
-                                        params={"corpid": self.corp_id, "corpsecret": self.secret})
+        try:
+            return self._fetch_access_token(url=self.API_BASE_URL + "gettoken",
+                                            params={"corpid": self.corp_id,
+                                                    "corpsecret": self.secret})
+        except requests.RequestException as exc:
+            # requests puts the URL, corpsecret included, in the message: keep only the kind.
+            raise _without_url(exc) from None
 
     def refresh_token(self) -> None:
         """Forget the shared token (WeCom said it expired) and fetch a new one."""
@@ -70,5 +86,39 @@ class WeComClient(WeChatClient):
         token = self.session.get(self.access_token_key)
         if token:
             return token
-        self.fetch_access_token()
-        return self.session.get(self.access_token_key)
+        # The token just fetched, not a second read: another process may have forgotten or
+        # replaced the stored one meanwhile, and this one is valid either way.
+        return self.fetch_access_token()["access_token"]
+
+
+class _MaskCredentials(logging.Filter):
+    """Masks corpsecret=/access_token= values in a record's message arguments."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_CREDENTIALS_IN_URL.sub(r"\1***", a) if isinstance(a, str) else a
+                                for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = _CREDENTIALS_IN_URL.sub(r"\1***", record.msg)
+        return True
+
+
+def _mask_credentials_in(logger: logging.Logger) -> None:
+    """urllib3 logs every request line, query string included, at DEBUG."""
+    if not any(isinstance(f, _MaskCredentials) for f in logger.filters):
+        logger.addFilter(_MaskCredentials())
+
+
+def _without_url(exc: requests.RequestException) -> requests.RequestException:
+    message = f"WeCom gettoken failed: {type(exc).__name__}"
+    try:
+        return type(exc)(message)
+    except TypeError:  # a subclass with another constructor (JSONDecodeError)
+        return requests.RequestException(message)
+
+
+def build_client(settings: Settings, engine: Engine) -> WeComClient:
+    """The one WeCom client of a process's settings, its token shared through `engine`."""
+    return WeComClient(settings.wecom_corp_id, settings.wecom_secret.get_secret_value(),
+                       agent_id=settings.wecom_agent_id, api_url=settings.wecom_api_url,
+                       store=DatabaseTokenStore(engine))

@@ -93,6 +93,10 @@ class WeComSender:
                     except WeChatClientException as fetch:
                         return SendResult.failed(f"gettoken: {fetch.errcode} {fetch.errmsg}",
                                                  retryable=True)
+                    except requests.RequestException as fetch:
+                        log.warning("wecom gettoken failed: %s", type(fetch).__name__)
+                        return SendResult.failed(f"gettoken: {type(fetch).__name__}",
+                                                 retryable=True)
                     continue
                 if code in BUSY_ERRORS and not last:
                     self._sleep(self.backoff * 2 ** (attempt - 1))

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlencode
 CORP_ID = "ww0123456789abcdef"
 AGENT_ID = 1000002
 SECRET = "wecom-app-secret-for-tests"
+DROP = "drop"  # fail(endpoint, DROP): the connection is closed without an answer
 
 
 def new_aes_key() -> str:
@@ -56,6 +57,9 @@ class FakeWeCom:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 answer = fake._handle(path, {k: v[0] for k, v in parse_qs(query).items()}, raw,
                                       self.headers.get("Content-Type", ""))
+                if answer is None:  # fail(..., DROP): close without an answer
+                    self.close_connection = True
+                    return
                 body = json.dumps(answer, ensure_ascii=False).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -77,7 +81,7 @@ class FakeWeCom:
         self._server.server_close()
 
     # ---- controls --------------------------------------------------------------------
-    def fail(self, endpoint: str, errcode: int, times: int = 1) -> None:
+    def fail(self, endpoint: str, errcode: int | str, times: int = 1) -> None:
         with self._cond:
             self._failures[endpoint].extend([errcode] * times)
 
@@ -103,7 +107,11 @@ class FakeWeCom:
                 self._cond.wait(deadline - time.monotonic())
 
     # ---- the API ---------------------------------------------------------------------
-    def _handle(self, path: str, params: dict, raw: bytes, ctype: str) -> dict:
+    def _handle(self, path: str, params: dict, raw: bytes, ctype: str) -> dict | None:
+        """The answer to one call (None: drop the connection unanswered). The call is
+        recorded, and waiters woken, only once its answer is decided, under the same lock:
+        whatever a test does after seeing a call (expire_tokens...) cannot change how that
+        call is answered."""
         endpoint = path.split("/cgi-bin/", 1)[-1]
         body = json.loads(raw) if raw and ctype.startswith("application/json") else {}
         if raw and not body and not ctype.startswith("multipart/"):
@@ -112,9 +120,15 @@ class FakeWeCom:
             except ValueError:
                 body = {}
         with self._cond:
+            answer = self._answer(endpoint, params)
             self.calls.append(Call(path, params, body, raw))
             self._cond.notify_all()
-            failure = self._failures[endpoint].pop(0) if self._failures[endpoint] else None
+        return answer
+
+    def _answer(self, endpoint: str, params: dict) -> dict | None:  # with self._cond held
+        failure = self._failures[endpoint].pop(0) if self._failures[endpoint] else None
+        if failure == DROP:
+            return None
         if failure is not None:
             return {"errcode": failure, "errmsg": {45009: "api freq out of limit",
                                                    -1: "system busy",
@@ -122,20 +136,17 @@ class FakeWeCom:
         if endpoint == "gettoken":
             if params.get("corpid") != self.corp_id or params.get("corpsecret") != self.secret:
                 return {"errcode": 40001, "errmsg": "invalid credential"}
-            with self._cond:
-                self.tokens_issued += 1
-                token = f"TOKEN-{self.tokens_issued}"
-                self.valid_tokens.add(token)
+            self.tokens_issued += 1
+            token = f"TOKEN-{self.tokens_issued}"
+            self.valid_tokens.add(token)
             return {"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": 7200}
         token = params.get("access_token")
-        with self._cond:
-            known = token in self.valid_tokens
-        if not known:
+        if token not in self.valid_tokens:
             return {"errcode": 42001 if token and token.startswith("TOKEN-") else 40014,
                     "errmsg": "access_token expired" if token else "invalid access_token"}
         if endpoint == "message/send":
             return {"errcode": 0, "errmsg": "ok", "invaliduser": "",
-                    "msgid": f"msg{len(self.calls)}"}
+                    "msgid": f"msg{len(self.calls) + 1}"}
         if endpoint == "media/upload":
             return {"errcode": 0, "errmsg": "ok", "type": params.get("type"),
                     "media_id": "MEDIA-1", "created_at": str(int(time.time()))}
@@ -148,14 +159,15 @@ def callback_query(crypto, encrypt: str, nonce: str, timestamp: str) -> str:
                       "timestamp": timestamp, "nonce": nonce})
 
 
-def post_callback(url: str, crypto, inner_xml: str, *, corp_id: str = CORP_ID,
-                  agent_id: int = AGENT_ID, nonce: str | None = None,
-                  forge: bool = False) -> tuple[int, str]:
-    """POST a message as WeCom does: the body carries the ciphertext, the query the
-    msg_signature. `forge` signs with a wrong token."""
+def signed_callback(crypto, inner_xml: str, *, corp_id: str = CORP_ID, agent_id: int = AGENT_ID,
+                    nonce: str | None = None, timestamp: int | None = None,
+                    forge: bool = False) -> tuple[str, bytes]:
+    """A callback as WeCom sends it, as (query, body): the body carries the ciphertext, the
+    query the msg_signature over token, timestamp, nonce and ciphertext. `forge` signs with a
+    wrong token. Keep it to send again later, as someone who captured it would."""
     import xmltodict
     nonce = nonce or os.urandom(6).hex()
-    timestamp = str(int(time.time()))
+    timestamp = str(int(time.time()) if timestamp is None else timestamp)
     encrypted = xmltodict.parse(crypto.encrypt_message(inner_xml, nonce, timestamp))["xml"]
     encrypt = encrypted["Encrypt"]
     signature = encrypted["MsgSignature"]
@@ -165,7 +177,18 @@ def post_callback(url: str, crypto, inner_xml: str, *, corp_id: str = CORP_ID,
             f"<AgentID><![CDATA[{agent_id}]]></AgentID>"
             f"<Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>")
     query = urlencode({"msg_signature": signature, "timestamp": timestamp, "nonce": nonce})
-    return _request(f"{url}?{query}", body.encode(), "POST")
+    return query, body.encode()
+
+
+def send_callback(url: str, callback: tuple[str, bytes]) -> tuple[int, str]:
+    """POST a (query, body) from signed_callback to the bot."""
+    query, body = callback
+    return _request(f"{url}?{query}", body, "POST")
+
+
+def post_callback(url: str, crypto, inner_xml: str, **signing) -> tuple[int, str]:
+    """POST a message as WeCom does, signed now (see signed_callback for the options)."""
+    return send_callback(url, signed_callback(crypto, inner_xml, **signing))
 
 
 def get_verification(url: str, crypto, echo_plain: str, *, forge: bool = False):
