@@ -39,6 +39,10 @@ def import_orders_staged(engine: Engine, table: Table, index: dict[str, int],
                          waiting: merge.Waiting | None = None) -> None:
     """Stage, validate, then (unless `dry_run` or an error) merge into the book."""
     with engine.connect() as conn:
+        # A big page cache keeps the unique and covering indexes in memory while merging
+        # (per connection: set back before the connection returns to the pool).
+        cache = conn.exec_driver_sql("PRAGMA main.cache_size").scalar_one()
+        conn.exec_driver_sql("PRAGMA main.cache_size=-262144")
         try:
             staged, keys = _stage(conn, table, index, summary, errors, default_currency,
                                   progress)
@@ -56,6 +60,7 @@ def import_orders_staged(engine: Engine, table: Table, index: dict[str, int],
             for sql in _DROP:  # the connection goes back to the pool: leave nothing in it
                 conn.exec_driver_sql(sql)
             conn.commit()
+            conn.exec_driver_sql(f"PRAGMA main.cache_size={cache}")
 
 
 def _stage(conn: Connection, table: Table, index, summary, errors, default_currency,
