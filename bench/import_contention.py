@@ -52,6 +52,8 @@ class ChatWriter:
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.errors: list[str] = []
+        self._write(-1)  # warm: the first write pays for module imports
+        self._write(-2)
 
     def _write(self, n: int) -> None:
         from storage.inbound import claim_event

@@ -133,12 +133,12 @@ def test_a_records_import_does_not_fail_when_chat_writes_land_meanwhile(engine, 
     assert [w.error for w in bot.writes if w.error] == [] and len(bot.writes) >= 4
 
 
-CRASHING_IMPORT = """
+SLOW_MERGE = """
 import sys
 from pathlib import Path
 from storage.engine import build_engine
 from storage.importing import import_file, merge
-# Many small merge transactions, so the test can kill it halfway through the merge.
+# Many small merge transactions: the test acts halfway through the merge.
 merge.FIRST_CHUNK, merge.TARGET_SECONDS = 500, 0.0001
 import_file(build_engine(sys.argv[1]), "orders", Path(sys.argv[2]))
 """
@@ -151,7 +151,7 @@ def test_a_crash_halfway_through_a_merge_shows_nothing_and_the_next_import_undoe
     engine = build_engine(url)
     upgrade(engine)
     path = orders_csv(tmp_path / "o.csv", 20_000, accounts=300)
-    proc = subprocess.Popen([sys.executable, "-c", CRASHING_IMPORT, url, str(path)], cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_MERGE, url, str(path)], cwd=ROOT)
     try:
         deadline = time.monotonic() + 60
         while not (merging(engine) and count(engine, "orders") > 0):
@@ -172,6 +172,34 @@ def test_a_crash_halfway_through_a_merge_shows_nothing_and_the_next_import_undoe
     assert count(engine, "orders") == 20_000 and count(engine, "accounts") == 300
     assert not merging(engine)
     assert load_book(engine, date(2027, 1, 1)).orders_all.sum() == 20_000
+    engine.dispose()
+
+
+def test_a_second_import_waits_for_a_merge_under_way_and_readers_see_none_of_it(tmp_path):
+    from storage.scores import accounts_with_orders
+
+    url = f"sqlite:///{tmp_path / 'book.db'}"
+    engine = build_engine(url)
+    upgrade(engine)
+    first = orders_csv(tmp_path / "first.csv", 10_000, accounts=100)
+    second = tmp_path / "second.csv"
+    second.write_text("account,date,amount,order_id\nLATE,2026-05-01,9.5,LATE-1\n", encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_MERGE, url, str(first)], cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while not (merging(engine) and count(engine, "orders") > 0):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        assert accounts_with_orders(engine, date(2000, 1, 1), date(2100, 1, 1)) == set()
+        told = []
+        summary = import_file(engine, "orders", second, waiting=told.append)
+        assert proc.wait(timeout=120) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+    assert len(told) == 1 and "waiting for another import" in told[0]
+    assert summary.created == 1 and count(engine, "orders") == 10_001
+    assert len(accounts_with_orders(engine, date(2000, 1, 1), date(2100, 1, 1))) == 101
     engine.dispose()
 
 
