@@ -254,3 +254,18 @@ def test_kill_9_of_tierbot_import_leaves_no_process_behind(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_lease_is_abandoned_when_its_holder_died_or_stopped_renewing():
+    import socket
+    from datetime import datetime, timedelta, timezone
+
+    from storage.importing.merge import abandoned
+
+    here, later = socket.gethostname()[:60], datetime.now(timezone.utc) + timedelta(seconds=60)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    assert not abandoned(f"{here}:{os.getpid()}:a1", later)  # alive, renewing
+    assert abandoned(f"{here}:{gone.pid}:a1", later)  # its process is gone
+    assert not abandoned("another-host:1:a1", later)  # can't see it: trust the lease
+    assert abandoned("another-host:1:a1", datetime.now(timezone.utc) - timedelta(seconds=1))

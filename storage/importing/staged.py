@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy.engine import Connection, Engine
 
 from storage.importing import merge
-from storage.importing.errors import ErrorCollector, ImportSummary
+from storage.importing.errors import ErrorCollector, ImportFailed, ImportSummary, RowError
 from storage.importing.orders import COLUMNS, Converted, Progress, converted_batches
 from storage.importing.reader import Table
 
@@ -19,14 +19,19 @@ from storage.importing.reader import Table
 _STAGE = ("CREATE TEMP TABLE _orders_in (account, order_date, amount, order_id, margin, "
           "category, currency, dedupe_key)",
           "CREATE TEMP TABLE _keys_in (key)")
-_DROP = ("DROP TABLE IF EXISTS temp._orders_in", "DROP TABLE IF EXISTS temp._keys_in")
+_DROP = ("DROP TABLE IF EXISTS temp._orders_in", "DROP TABLE IF EXISTS temp._keys_in",
+         "DROP TABLE IF EXISTS temp._plan")
+# Once the accounts exist: the rows with their account ids, in the covering index's order,
+# so each merge transaction touches a narrow range of its pages instead of all of them.
+_PLAN = ("CREATE TEMP TABLE _plan AS SELECT a.id AS account_id, t.order_date, t.amount, "
+         "t.order_id, t.margin, t.category, t.currency, t.dedupe_key "
+         "FROM temp._orders_in t JOIN main.accounts a ON a.key = t.account "
+         "ORDER BY a.id, t.order_date")
 _NEW_ACCOUNTS = ("INSERT INTO main.accounts (key, name) SELECT k.key, k.key FROM temp._keys_in k "
                  "WHERE k.rowid > ? AND k.rowid <= ? "
                  "AND NOT EXISTS (SELECT 1 FROM main.accounts a WHERE a.key = k.key)")
-_NEW_ORDERS = (f"INSERT INTO main.orders ({COLUMNS}) SELECT a.id, t.order_date, t.amount, "
-               "t.order_id, t.margin, t.category, t.currency, t.dedupe_key "
-               "FROM temp._orders_in t JOIN main.accounts a ON a.key = t.account "
-               "WHERE t.rowid > ? AND t.rowid <= ? ON CONFLICT (dedupe_key) DO NOTHING")
+_NEW_ORDERS = (f"INSERT INTO main.orders ({COLUMNS}) SELECT {COLUMNS} FROM temp._plan "
+               "WHERE rowid > ? AND rowid <= ? ON CONFLICT (dedupe_key) DO NOTHING")
 _WOULD_CREATE = ("SELECT (SELECT count(*) FROM (SELECT DISTINCT dedupe_key FROM temp._orders_in) t "
                  "WHERE NOT EXISTS (SELECT 1 FROM main.orders o WHERE o.dedupe_key = t.dedupe_key)),"
                  " (SELECT count(*) FROM temp._keys_in k "
@@ -93,14 +98,21 @@ def _merge(conn: Connection, staged: int, keys: int, summary: ImportSummary, wai
     try:
         summary.accounts_created = merge.merge_in_chunks(
             conn, lease, keys, _runner(_NEW_ACCOUNTS), last=False)
+        conn.exec_driver_sql(_PLAN)  # reads the book, writes only TEMP: no write lock
+        conn.commit()
         summary.created = merge.merge_in_chunks(
             conn, lease, staged, _runner(_NEW_ORDERS), last=True)
-    except BaseException:
+    except BaseException as exc:
         conn.rollback()
         try:
-            merge.undo(conn, lease)
+            merge.undo(conn, lease)  # a no-op if the lease was taken over (already undone)
         except Exception:  # noqa: BLE001 - the lease stays; the next import undoes it
             pass
+        if isinstance(exc, merge.LeaseLost):
+            raise ImportFailed(summary.file, [RowError(0, None, (
+                "the import stopped renewing its lease for minutes, so another process "
+                "undid it (or the demo reset the database); nothing was imported. Run it "
+                "again"))]) from None
         raise
 
 
