@@ -74,7 +74,7 @@ def write_floor(path: Path) -> float:
 def write_floor_child(path: str) -> None:
     sys.path.insert(0, str(ROOT))
     from storage.engine import build_engine
-    from storage.importing.orders import Converted, _SqliteSink, convert_rows
+    from storage.importing.orders import COLUMNS, Converted, convert_rows
     from storage.importing.reader import open_table
     from storage.migrate import upgrade
 
@@ -88,14 +88,16 @@ def write_floor_child(path: str) -> None:
     engine = build_engine(f"sqlite:///{db}")
     upgrade(engine)
     with engine.begin() as conn:
-        conn.exec_driver_sql("DROP INDEX ix_orders_account_date_amount")  # as the import does
+        conn.exec_driver_sql("DROP INDEX ix_orders_account_date_amount")  # the cheapest write
         cur = conn.connection.driver_connection.cursor()
         cur.executemany("INSERT INTO accounts (id, key, name) VALUES (?, ?, ?)",
                         [(i, k, k) for k, i in ids.items()])
         tuples = [[(ids[r[0]], *r[1:]) for r in rows] for rows in batches]
+        sql = (f"INSERT INTO orders ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+               "ON CONFLICT (dedupe_key) DO NOTHING")
         t = time.perf_counter()
         for rows in tuples:
-            cur.executemany(_SqliteSink.SQL, rows)
+            cur.executemany(sql, rows)
         elapsed = time.perf_counter() - t
     engine.dispose()
     for suffix in ("", "-wal", "-shm"):

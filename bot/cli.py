@@ -91,7 +91,8 @@ def import_cmd(
     with store(settings) as engine, _progress() as progress:
         try:
             summary = import_file(engine, kind, file, dry_run=dry_run, encoding=encoding,
-                                  default_currency=settings.currency, progress=progress)
+                                  default_currency=settings.currency, progress=progress,
+                                  waiting=lambda why: err.print(why, markup=False))
         except ImportFailed as exc:
             err.print(exc.report(), markup=False, highlight=False)
             raise typer.Exit(1) from None

@@ -6,15 +6,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from scoring.book import NO_DATE
 from scoring.config import ScoringConfig
 from scoring.engine import Scores, score_book
 from scoring.metrics import roc_auc, top_decile
-from storage.models import Order
-from storage.scores import load_book, load_overrides, load_previous_tiers, save_snapshot
+from storage.scores import (accounts_with_orders, load_book, load_overrides, load_previous_tiers,
+                            save_snapshot)
 
 
 @dataclass
@@ -79,7 +78,7 @@ def backtest(engine: Engine, config: ScoringConfig, as_of: date, horizon_days: i
             f"Only {int(active.sum())} accounts had ordered by {as_of}; a backtest needs at "
             f"least {MIN_BACKTEST_ACCOUNTS}. Pick a later --as-of.")
     before = score_book(book, config)
-    bought = _accounts_with_orders(engine, as_of, end)
+    bought = accounts_with_orders(engine, as_of, end)
     churned = ~np.isin(book.account_id, list(bought))
     later = score_book(load_book(engine, end, window_days=config.window_days), config,
                        previous=dict(zip(before.account_id.tolist(), before.tier.tolist())))
@@ -98,9 +97,3 @@ def _moved_share(before: Scores, later: Scores) -> float:
     moved = [later_tier.get(a) != t for a, t in zip(before.account_id.tolist(), before.tier.tolist())]
     return float(np.mean(moved)) if moved else float("nan")
 
-
-def _accounts_with_orders(engine: Engine, start: date, end: date) -> set[int]:
-    stmt = (sa.select(Order.account_id).distinct()
-            .where(Order.order_date > start, Order.order_date <= end))
-    with engine.connect() as conn:
-        return set(conn.execute(stmt).scalars())

@@ -11,6 +11,7 @@ from sqlalchemy.orm import aliased
 from storage.models import (Account, Interaction, Order, Rep, ScoreRun, ScoreSnapshot,
                             TierOverride)
 from storage.scores import latest_run_id
+from storage.settled import only_settled
 
 
 def account_card(engine: Engine, account_id: int, today=None) -> dict:
@@ -27,10 +28,11 @@ def account_card(engine: Engine, account_id: int, today=None) -> dict:
         if run is not None:
             snapshot = conn.execute(sa.select(ScoreSnapshot).where(
                 ScoreSnapshot.run_id == run, ScoreSnapshot.account_id == account_id)).mappings().first()
-        last_order = conn.execute(
+        last_order = conn.execute(only_settled(
             sa.select(Order.order_date, Order.amount, Order.currency)
             .where(Order.account_id == account_id)
-            .order_by(Order.order_date.desc(), Order.id.desc()).limit(1)).mappings().first()
+            .order_by(Order.order_date.desc(), Order.id.desc()).limit(1),
+            conn.dialect.name)).mappings().first()
         last_touch = conn.execute(
             sa.select(Interaction.occurred_on, Interaction.kind, Interaction.summary,
                       Rep.name.label("rep_name"))

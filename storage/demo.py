@@ -120,19 +120,7 @@ def _make_account(rng, i, lang, names, owners) -> dict:
         name, key, aliases, industry = ("上海华锐精密制造有限公司", "CN-0001", "华锐|华锐精密",
                                         "制造业")
     else:
-        while True:
-            if lang == "en":
-                core = rng.choice(EN_CORES)
-                word, industry = rng.choice(EN_INDUSTRY)
-                name = f"{core} {word} {rng.choice(EN_SUFFIX)}"
-                alias = f"{core} {word}"
-            else:
-                core = rng.choice(CN_CORES)
-                word, industry = rng.choice(CN_INDUSTRY)
-                name = f"{rng.choice(CN_CITIES)}{core}{word}{rng.choice(CN_SUFFIX)}"
-                alias = f"{core}{word}"
-            if name not in names:
-                break
+        name, alias, industry = _company_name(rng, lang, names)
         key = f"{'US' if lang == 'en' else 'CN'}-{i:04d}"
         aliases = alias if rng.random() < 0.35 else None
     names.add(name)
@@ -141,6 +129,35 @@ def _make_account(rng, i, lang, names, owners) -> dict:
             "size_segment": size,
             "region": rng.choice(EN_REGIONS if lang == "en" else CN_REGIONS),
             "owner": owners[i // 2 % len(owners)], "lang": lang}
+
+
+NAME_TRIES = 50  # random picks before a taken name gets a branch number
+
+
+def _company_name(rng, lang: str, names: set[str]) -> tuple[str, str, str]:
+    """A name not in `names`: (name, alias, industry). The pools hold about 1,400 English
+    and 4,800 Chinese names; once a pick keeps landing on taken ones, the last pick gets
+    a branch number (the first free one), so a book of any size gets unique names."""
+    for _ in range(NAME_TRIES):
+        if lang == "en":
+            core = rng.choice(EN_CORES)
+            word, industry = rng.choice(EN_INDUSTRY)
+            suffix = rng.choice(EN_SUFFIX)
+            name, alias = f"{core} {word} {suffix}", f"{core} {word}"
+        else:
+            core = rng.choice(CN_CORES)
+            word, industry = rng.choice(CN_INDUSTRY)
+            city, suffix = rng.choice(CN_CITIES), rng.choice(CN_SUFFIX)
+            name, alias = f"{city}{core}{word}{suffix}", f"{core}{word}"
+        if name not in names:
+            return name, alias, industry
+    branch = 2
+    while True:
+        name = (f"{core} {word} {branch} {suffix}" if lang == "en"
+                else f"{city}{core}{word}{branch}号{suffix}")
+        if name not in names:
+            return name, alias, industry
+        branch += 1
 
 
 def _orders_for(rng, book, account, archetype, today, currency) -> date:

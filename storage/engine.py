@@ -6,6 +6,10 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
 
 
+# Execution option: on SQLite, this connection's transactions start with BEGIN IMMEDIATE.
+IMMEDIATE = "sqlite_immediate"
+
+
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
@@ -44,4 +48,14 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 
 def _sqlite_begin(conn) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # BEGIN IMMEDIATE takes the write lock at once (waiting up to busy_timeout for it). A
+    # plain BEGIN that reads and then writes fails at once with "database is locked" if
+    # another connection committed in between: WAL cannot upgrade a stale snapshot.
+    immediate = conn.get_execution_options().get(IMMEDIATE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def is_locked(exc: BaseException) -> bool:
+    """SQLite's "database is locked" / "database is busy": a writer held the lock too long."""
+    text = str(getattr(exc, "orig", exc))
+    return "database is locked" in text or "database is busy" in text

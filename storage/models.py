@@ -257,3 +257,19 @@ class SchedulerLease(SQLModel, table=True):
     name: str = Field(max_length=32, primary_key=True)
     holder: str = Field(max_length=128)
     expires_at: datetime = Field(sa_column=_ts())
+
+
+class ImportMerge(SQLModel, table=True):
+    """An import merging into the book in several short transactions (SQLite only).
+
+    While the row exists, orders above `orders_after` are not part of the book (readers
+    filter them out: `storage.settled`); the last merge transaction deletes it, so the whole
+    file appears at once. A holder that died leaves it: the next import removes its rows."""
+
+    __tablename__ = "import_merges"
+
+    name: str = Field(max_length=32, primary_key=True)
+    holder: str = Field(max_length=128)
+    orders_after: int = Field(sa_type=sa.BigInteger)
+    accounts_after: int = Field(sa_type=sa.BigInteger)
+    expires_at: datetime = Field(sa_column=_ts())

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 
 from storage.models import Account, Order, Rep
+from storage.settled import only_settled
 
 
 @dataclass(frozen=True)
@@ -26,12 +27,12 @@ def team_summaries(engine: Engine, *, today: date) -> list[TeamSummary]:
     owner, manager = aliased(Rep), aliased(Rep)
     team = sa.func.coalesce(manager.name, owner.name)
     year_ago, quiet_since = today - timedelta(days=365), today - timedelta(days=120)
-    per_account = (
+    per_account = only_settled(
         sa.select(Order.account_id,
                   sa.func.sum(sa.case((Order.order_date > year_ago, Order.amount), else_=0))
                   .label("revenue"),
                   sa.func.max(Order.order_date).label("last_order"))
-        .group_by(Order.account_id).subquery())
+        .group_by(Order.account_id), engine.dialect.name).subquery()
     stmt = (
         sa.select(team, sa.func.count(sa.distinct(owner.id)), sa.func.count(Account.id),
                   sa.func.coalesce(sa.func.sum(per_account.c.revenue), 0),

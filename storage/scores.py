@@ -19,6 +19,7 @@ from scoring.explain import describe
 from scoring.tiers import Override
 from storage.models import (Account, Feedback, Interaction, Order, Rep, ScoreRun,
                             ScoreSnapshot, TierOverride)
+from storage.settled import only_settled
 
 QUARTER = 91
 
@@ -38,6 +39,14 @@ def load_book(engine: Engine, as_of: date, *, window_days: int = 365) -> Book:
         cols.update(_interaction_aggregates(conn, as_of, n, pos))
         cols.update(_feedback_aggregates(conn, as_of, n, pos))
     return Book(as_of=as_of, account_id=ids, **cols)
+
+
+def accounts_with_orders(engine: Engine, start: date, end: date) -> set[int]:
+    """Accounts with an order after `start` up to and including `end`."""
+    stmt = (sa.select(Order.account_id).distinct()
+            .where(Order.order_date > start, Order.order_date <= end))
+    with engine.connect() as conn:
+        return set(conn.execute(only_settled(stmt, conn.dialect.name)).scalars())
 
 
 def _between(column, start: date, end: date):
@@ -101,7 +110,7 @@ def _order_statement(as_of, window_days, dialect: str):
         spend(_between(o.order_date, q[3], q[2])),
         spend(o.amount > 0), sa.func.count().filter(o.amount > 0))
         .where(o.order_date <= as_of).group_by(o.account_id))
-    return stmt
+    return only_settled(stmt, dialect)
 
 
 def _to_columns(rows, n, pos) -> dict:

@@ -102,3 +102,29 @@ def test_team_summaries_match_the_book(engine):
     got = {t.manager: [t.accounts, t.revenue_12m, t.quiet_accounts]
            for t in team_summaries(engine, today=TODAY)}
     assert got == {k: [n, r.quantize(Decimal("0.01")), q] for k, (n, r, q) in expected.items()}
+
+
+def test_names_stay_unique_far_beyond_the_name_pools():
+    """20,000 accounts is ~14x the English pool: every name (and key) is still unique."""
+    import random
+
+    from storage.demo import _make_account
+
+    rng, names, keys = random.Random(7), set(), set()
+    for i in range(20_000):
+        account = _make_account(rng, i, "en" if i % 2 == 0 else "zh", names, ["rep.a"])
+        keys.add(account["key"])
+    assert len(names) == len(keys) == 20_000
+    assert any(n.startswith("Acme Logistics 2 ") for n in names)  # a branch numbered
+
+
+def test_a_demo_just_beyond_the_english_pool_loads(engine):
+    """The English pool holds 1,440 names, so 3,000 accounts (1,500 English) used to loop
+    forever; now it finishes and loads with unique names and keys."""
+    book = generate_demo(accounts=3000, seed=7, today=TODAY)
+    load_demo(engine, book)
+    with engine.connect() as conn:
+        distinct = conn.execute(sa.text(
+            "SELECT count(DISTINCT name), count(DISTINCT key), count(*) FROM accounts")).one()
+    assert tuple(distinct) == (3000, 3000, 3000)
+    assert count(engine, "orders") == len(book.orders)

@@ -235,13 +235,19 @@ def test_a_converter_that_dies_fails_the_import_instead_of_hanging(engine, tmp_p
     from storage.importing.orders import ConverterDied, _next_message
 
     ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    child = ctx.Process(target=_exit_at_once)
-    child.start()
-    child.join(timeout=30)
-    with pytest.raises(ConverterDied, match="ended unexpectedly"):
-        _next_message(queue, child, poll_seconds=0.2)
+    for close_our_end in (True, False):  # EOF on the pipe, or only the child's exit seen
+        receiver, sender = ctx.Pipe(duplex=False)
+        child = ctx.Process(target=_exit_at_once, args=(sender,))
+        child.start()
+        if close_our_end:
+            sender.close()
+        child.join(timeout=30)
+        with pytest.raises(ConverterDied, match="ended unexpectedly .exit code 3"):
+            _next_message(receiver, child, poll_seconds=0.2)
+        receiver.close()
+        if not close_our_end:
+            sender.close()
 
 
-def _exit_at_once():
+def _exit_at_once(sender):
     raise SystemExit(3)

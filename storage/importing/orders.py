@@ -1,23 +1,28 @@
-"""The orders importer: streaming, one transaction, idempotent on a dedupe key.
+"""The orders importer: streaming, all or nothing, idempotent on a dedupe key.
 
 Speed matters here (millions of rows). Rows are converted in one tight loop, with caches
 for the values exports repeat (dates), into batches shaped for the database: for
 PostgreSQL one text per batch, fields separated by US (0x1f), rows by newlines, empty
 meaning NULL, taken as is by `COPY ... (FORMAT csv, DELIMITER E'\\x1f')`; for SQLite a list
-of tuples for `executemany`. Big CSV files are converted in a second process while this
-one writes (two cores, one import); tuples cross over with `marshal`, the cheapest
-serialiser for them (about 5x cheaper to load than splitting text).
+of tuples for `executemany` into a staging table (`staged.py`). Big CSV files are
+converted in a second process while this one writes (two cores, one import); tuples cross
+over with `marshal`, the cheapest serialiser for them (about 5x cheaper to load than
+splitting text).
 
 On the first bad row writing stops; validation goes on so the report lists every
-problem, and the caller rolls the transaction back (all or nothing).
+problem, and nothing reaches the book (PostgreSQL: the caller rolls the transaction back;
+SQLite: the staging is dropped before any merge).
 """
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import marshal
 import multiprocessing
-import queue as queue_module
+import os
 import re
+import signal
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -65,19 +70,15 @@ class Converted:
 def import_orders(conn: Connection, table: Table, index: dict[str, int], summary: ImportSummary,
                   errors: ErrorCollector, *, default_currency: str,
                   progress: Progress | None = None) -> None:
-    """Stream `table` into `orders` inside the caller's transaction."""
-    copy_text = conn.dialect.name == "postgresql"
-    sink = _PostgresSink(conn) if copy_text else _SqliteSink(conn)
+    """PostgreSQL: stream `table` into `orders` inside the caller's transaction (MVCC: the
+    bot's writes never wait on it). SQLite stages and merges instead: `staged.py`."""
+    sink = _PostgresSink(conn)
     known = dict(conn.execute(sa.select(Account.key, Account.id)).all())
     rebuild = _drop_scan_index_if_big(conn, table)
     report = Converted(errors=errors)
-    if table.big and table.path is not None:
-        batches = _convert_in_child(table, index, default_currency, copy_text, report, BATCH)
-    else:
-        batches = convert_rows(table, index, default_currency, copy_text, report, BATCH)
-    for batch in batches:
+    for batch in converted_batches(table, index, default_currency, True, report):
         summary.accounts_created += _create_accounts(conn, known, batch.new_keys)
-        sink.write(batch.rows, known)
+        sink.write(batch.rows)
         if progress:
             progress(batch.position)
     summary.rows += report.rows
@@ -87,6 +88,14 @@ def import_orders(conn: Connection, table: Table, index: dict[str, int], summary
     summary.skipped = summary.rows - summary.created
     if rebuild is not None:
         rebuild()
+
+
+def converted_batches(table: Table, index: dict[str, int], default_currency: str,
+                      copy_text: bool, report: Converted) -> Iterator[Batch]:
+    """The table's rows as batches: converted in a second process for big CSV files."""
+    if table.big and table.path is not None:
+        return _convert_in_child(table, index, default_currency, copy_text, report, BATCH)
+    return convert_rows(table, index, default_currency, copy_text, report, BATCH)
 
 
 def convert_rows(table: Table, index: dict[str, int], default_currency: str, copy_text: bool,
@@ -224,17 +233,23 @@ def _margin_text(raw: str, amount_text: str) -> str:
 
 def _convert_in_child(table: Table, index, default_currency: str, copy_text: bool,
                       report: Converted, batch_size: int) -> Iterator[Batch]:
-    """Read and convert in a second process while this one writes."""
+    """Read and convert in a second process while this one writes.
+
+    The batches come over a one-way pipe that only this process reads: if it dies (even by
+    `kill -9`), the child's next send fails and it exits; on Linux it is killed at once
+    (PR_SET_PDEATHSIG). A Queue would not do: the child holds its read end too, so a
+    child blocked on a full queue would wait forever for a reader that is gone."""
     ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue(maxsize=4)
+    receiver, sender = ctx.Pipe(duplex=False)
     child = ctx.Process(target=_child_main, daemon=True,
                         args=(str(table.path), table.encoding, index, default_currency, copy_text,
-                              batch_size, queue))
+                              batch_size, sender, os.getpid()))
     child.start()
+    sender.close()  # the child's copy is the only one: its end closing means it ended
 
     def receive():
         try:
-            return _next_message(queue, child)
+            return _next_message(receiver, child)
         except ConverterDied as exc:
             raise ImportFailed(table.name, [RowError(0, None, str(exc))]) from None
 
@@ -247,33 +262,38 @@ def _convert_in_child(table: Table, index, default_currency: str, copy_text: boo
             report.errors.add(e.line, e.column, e.reason)
         report.errors.total = max(report.errors.total, total)
     finally:
+        receiver.close()  # a child still sending (import stopped early) gets EPIPE and ends
         child.join(timeout=5)
         if child.is_alive():
             child.terminate()
+            child.join(timeout=5)
+        child.close()
 
 
 class ConverterDied(RuntimeError):
     """The converting process ended without finishing; the import is rolled back."""
 
 
-def _next_message(queue, child, poll_seconds: float = 1.0):
+def _next_message(receiver, child, poll_seconds: float = 1.0):
     """The child's next message; never waits forever on a child that has died."""
     while True:
-        try:
-            return queue.get(timeout=poll_seconds)
-        except queue_module.Empty:
-            if not child.is_alive():
-                try:  # it may have sent its last message just before ending
-                    return queue.get(timeout=poll_seconds)
-                except queue_module.Empty:
-                    raise ConverterDied(
-                        f"the process reading the file ended unexpectedly (exit code "
-                        f"{child.exitcode}); nothing was imported. Run the import again; if it "
-                        "keeps failing, report it with this message.") from None
+        if receiver.poll(poll_seconds):
+            try:
+                return receiver.recv()
+            except EOFError:  # every sending end closed: the child is gone
+                break
+        if not child.is_alive() and not receiver.poll(0):
+            break
+    child.join(timeout=5)
+    raise ConverterDied(
+        f"the process reading the file ended unexpectedly (exit code {child.exitcode}); "
+        "nothing was imported. Run the import again; if it keeps failing, report it with "
+        "this message.")
 
 
 def _child_main(path: str, encoding: str, index, default_currency: str, copy_text: bool,
-                batch_size: int, queue) -> None:
+                batch_size: int, sender, parent: int) -> None:
+    _die_with_parent(parent)
     report = Converted()
     try:
         table = open_table(Path(path), encoding=encoding)
@@ -281,14 +301,32 @@ def _child_main(path: str, encoding: str, index, default_currency: str, copy_tex
             for batch in convert_rows(table, index, default_currency, copy_text, report,
                                       batch_size):
                 rows = batch.rows if copy_text else marshal.dumps(batch.rows)
-                queue.put(("batch", rows, batch.new_keys, batch.position))
+                sender.send(("batch", rows, batch.new_keys, batch.position))
         finally:
             table.close()
     except ImportFailed as exc:
         for e in exc.errors:
             report.errors.add(e.line, e.column, e.reason)
         report.errors.total = max(report.errors.total, exc.total)
-    queue.put(("end", report.rows, report.errors.errors, report.errors.total))
+    except (BrokenPipeError, ConnectionResetError):
+        os._exit(1)  # the importer is gone: nobody to report to
+    sender.send(("end", report.rows, report.errors.errors, report.errors.total))
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """On Linux, have the kernel kill this process when the importer dies; elsewhere the
+    broken pipe ends it at its next send (one batch later)."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # it died before the line above took effect
+        os._exit(1)
 
 
 def _drop_scan_index_if_big(conn: Connection, table: Table):
@@ -322,26 +360,7 @@ def _create_accounts(conn: Connection, known: dict[str, int], keys: list[str]) -
     return len(new)
 
 
-_COLUMNS = "account_id, order_date, amount, order_id, margin, category, currency, dedupe_key"
-
-
-class _SqliteSink:
-    SQL = (f"INSERT INTO orders ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-           "ON CONFLICT (dedupe_key) DO NOTHING")
-
-    def __init__(self, conn: Connection) -> None:
-        self.cursor = conn.connection.driver_connection.cursor()
-        # A bigger page cache keeps the unique index in memory during big imports.
-        self.cursor.execute("PRAGMA cache_size=-262144")
-        self.inserted = 0
-
-    def write(self, rows: list[tuple], account_ids: dict[str, int]) -> None:
-        self.cursor.executemany(self.SQL, [(account_ids[r[0]], *r[1:]) for r in rows])
-        self.inserted += self.cursor.rowcount
-
-    def finish(self) -> int:
-        self.cursor.close()
-        return self.inserted
+COLUMNS = "account_id, order_date, amount, order_id, margin, category, currency, dedupe_key"
 
 
 class _PostgresSink:
@@ -352,7 +371,7 @@ class _PostgresSink:
             "order_id text, margin numeric(18,4), category text, currency text, dedupe_key text) "
             "ON COMMIT DROP")
 
-    def write(self, text: str, account_ids: dict[str, int]) -> None:
+    def write(self, text: str) -> None:
         # Keys become ids in the final INSERT ... JOIN, on the server.
         with self.cursor.copy("COPY _orders_in FROM STDIN WITH (FORMAT csv, DELIMITER E'\\x1f', "
                               "QUOTE E'\\x1e')") as copy:
@@ -360,7 +379,7 @@ class _PostgresSink:
 
     def finish(self) -> int:
         self.cursor.execute(
-            f"INSERT INTO orders ({_COLUMNS}) SELECT a.id, t.order_date, t.amount, t.order_id, "
+            f"INSERT INTO orders ({COLUMNS}) SELECT a.id, t.order_date, t.amount, t.order_id, "
             "t.margin, t.category, t.currency, t.dedupe_key FROM _orders_in t "
             "JOIN accounts a ON a.key = t.account ON CONFLICT (dedupe_key) DO NOTHING")
         inserted = self.cursor.rowcount
