@@ -1,7 +1,7 @@
 """import merges: the lease and watermarks of an import merging in short transactions
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-25 10:00:00.000000
 """
 from alembic import op
