@@ -133,6 +133,9 @@ def import_cmd(
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and report; write nothing."),
     encoding: Optional[str] = typer.Option(None, help="CSV encoding (default: detected; "
                                                       "utf-8, gb18030, gbk...)"),
+    strict: bool = typer.Option(False, "--strict", help="Refuse the file on doubtful rows too "
+                                                        "(future order dates, outlier amounts, "
+                                                        "a next date before its contact)."),
 ) -> None:
     """Import a CRM export. All or nothing: any bad row means nothing is written."""
     settings = load_settings()
@@ -143,12 +146,21 @@ def import_cmd(
     with store(settings) as engine, _progress() as progress:
         try:
             summary = import_file(engine, kind, file, dry_run=dry_run, encoding=encoding,
-                                  default_currency=settings.currency, progress=progress)
+                                  default_currency=settings.currency, progress=progress,
+                                  strict=strict)
         except ImportFailed as exc:
             err.print(exc.report(), markup=False, highlight=False)
             raise typer.Exit(1) from None
     for warning in summary.warnings:
         err.print(f"warning: {warning}", markup=False)
+    for doubt in summary.doubts:
+        err.print(f"warning: {doubt}", markup=False, highlight=False)
+    if summary.doubts_total > len(summary.doubts):
+        err.print(f"warning: ... and {summary.doubts_total - len(summary.doubts):,} more like "
+                  "these.", markup=False)
+    if summary.doubts_total:
+        err.print("These rows were imported; run with --strict to refuse such a file instead.",
+                  markup=False)
     for line in summary.lines():
         out.print(line, markup=False, highlight=False)
 

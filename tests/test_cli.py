@@ -28,7 +28,7 @@ def test_init_then_import_then_reimport(env, tmp_path, bare_engine):
     path = write_csv(tmp_path / "o.csv", "account,date,amount,junk\nACME,2026-03-01,5,x\n")
     result = run(env, "import", "orders", str(path))
     assert result.exit_code == 0, result.output
-    assert "1 were created" in result.output and "1 accounts not seen before" in result.output
+    assert "1 were created" in result.output and "1 new account was created" in result.output
     assert "warning: column 'junk' is not used" in result.output
     assert "0 were created, 0 updated, 1 skipped" in run(env, "import", "orders", str(path)).output
     assert count(bare_engine, "orders") == 1
@@ -165,3 +165,14 @@ def test_export_refuses_what_it_cannot_write(env, tmp_path, args, says):
     result = run(env, "export", "scores", *args)
     assert result.exit_code == 2 and says in result.output
     assert not list(tmp_path.glob("s.*"))
+
+
+def test_import_warns_of_doubtful_rows_and_strict_refuses_them(env, tmp_path, bare_engine):
+    run(env, "init")
+    path = write_csv(tmp_path / "i.csv", "account,date,amount\nACME,2999-01-01,5\n")
+    result = run(env, "import", "orders", str(path), "--strict")
+    assert result.exit_code == 1 and "after today" in result.output
+    assert count(bare_engine, "orders") == 0
+    result = run(env, "import", "orders", str(path))
+    assert result.exit_code == 0 and "warning: file, column 'date'" in result.output
+    assert "run with --strict to refuse" in result.output and count(bare_engine, "orders") == 1

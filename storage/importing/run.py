@@ -1,12 +1,14 @@
 """`import_file`: one file of one kind, all or nothing, in a single transaction."""
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Callable
 
 from sqlalchemy.engine import Engine
 
 from storage.importing import records
+from storage.importing.checks import last_order_id, order_doubts
 from storage.importing.columns import SPECS, map_columns
 from storage.importing.errors import ErrorCollector, ImportFailed, ImportSummary, RowError
 from storage.importing.orders import import_orders
@@ -25,8 +27,12 @@ ProgressFactory = Callable[[int], Callable[[int], None]]
 
 def import_file(engine: Engine, kind: str, path: Path, *, dry_run: bool = False,
                 encoding: str | None = None, default_currency: str = "USD",
-                progress: ProgressFactory | None = None) -> ImportSummary:
-    """Import `path` as `kind`. Raises ImportFailed (nothing written) on any bad row."""
+                progress: ProgressFactory | None = None, strict: bool = False,
+                today: date | None = None) -> ImportSummary:
+    """Import `path` as `kind`. Raises ImportFailed (nothing written) on any bad row, and
+    with `strict` on any doubtful one too (`summary.doubts`: future order dates, outlier
+    amounts, a next date before its contact), which are otherwise reported as warnings."""
+    today = today or date.today()
     if kind not in SPECS:
         raise ImportFailed(path.name, [RowError(0, None, f"unknown kind {kind!r}; use one of: "
                                                          f"{', '.join(KINDS)}")])
@@ -39,6 +45,7 @@ def import_file(engine: Engine, kind: str, path: Path, *, dry_run: bool = False,
             trans = conn.begin()
             try:
                 if kind == "orders":
+                    before = last_order_id(conn)
                     tick = progress(table.total) if progress and table.big else None
                     import_orders(conn, table, index, summary, errors,
                                   default_currency=default_currency, progress=tick)
@@ -46,6 +53,12 @@ def import_file(engine: Engine, kind: str, path: Path, *, dry_run: bool = False,
                     _RECORD_IMPORTERS[kind](conn, table, index, summary, errors)
                 if errors:
                     raise errors.fail(table.name)
+                if kind == "orders":
+                    doubts, total = order_doubts(conn, before, today)
+                    summary.doubts += doubts
+                    summary.doubts_total += total
+                if strict and summary.doubts_total:
+                    raise ImportFailed(table.name, summary.doubts, summary.doubts_total)
                 if summary.rows == 0:
                     raise ImportFailed(table.name, [RowError(0, None, "the file has a header "
                                                                       "but no data rows")])
