@@ -27,6 +27,8 @@ install: check-python $(UV)
 	$(SYNC) --extra test
 
 # Create the environment, load the demo book into SQLite, score it, and open the console.
+# `demo --reset` replaces only an earlier demo book: it refuses (and the target stops, data
+# intact) when the database holds anything else, e.g. an imported CRM book. Never --force here.
 demo: install
 	$(BIN)/tierbot init
 	$(BIN)/tierbot demo --reset

@@ -5,10 +5,12 @@ import sys
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Optional
 
 import typer
 from pydantic import ValidationError
+from sqlalchemy import exc as sa_exc
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
@@ -25,6 +27,20 @@ err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        out.print(f"tierbot {version('tierbot')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print tierbot's version and exit.")) -> None:
+    """tierbot: B2B account tiering in Slack, WeCom and the console."""
+
+
 def load_settings() -> Settings:
     try:
         return Settings()
@@ -37,7 +53,14 @@ def load_settings() -> Settings:
 
 
 def _setting_name(name: str) -> str:
-    """The environment variable a field is read from (SLACK_BOT_TOKEN, TIERBOT_LOCALE...)."""
+    """The environment variable a field is read from (SLACK_BOT_TOKEN, TIERBOT_LOCALE...).
+
+    pydantic reports a field read through an alias under the alias it matched
+    (`WECOM_AGENT_ID` or `wecom_agent_id`): that is the field's own variable name."""
+    for field in Settings.model_fields.values():
+        choices = getattr(field.validation_alias, "choices", None) or ()
+        if name in choices or name.upper() in choices:
+            return str(choices[0])
     field = Settings.model_fields.get(name)
     alias = getattr(field, "validation_alias", None) if field else None
     choices = getattr(alias, "choices", None)
@@ -46,10 +69,39 @@ def _setting_name(name: str) -> str:
     return "TIERBOT_" + name.upper()
 
 
+def _database_name(settings: Settings) -> str:
+    try:
+        return settings.safe_database_url()
+    except Exception:  # not even a URL: say so without echoing what may hold a password
+        return "not a URL"
+
+
+def database_trouble(settings: Settings, exc: BaseException) -> str:
+    """One message for a database that can't be used: what is wrong and what to do."""
+    where = _database_name(settings)
+    if isinstance(exc, (sa_exc.ArgumentError, ImportError)):
+        return (f"TIERBOT_DATABASE_URL is not a database tierbot can use ({where}). Set it, in "
+                "the environment or .env, to sqlite:///tierbot.db (a file) or "
+                "postgresql://USER:PASSWORD@HOST:5432/DBNAME.")
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    check = ("that the file's folder exists and is writable" if where.startswith("sqlite")
+             else "that the server is running and reachable, and that the user, password and "
+                  "database exist (see PostgreSQL in the README)")
+    return (f"Cannot use the database {where}: {reason}. Check TIERBOT_DATABASE_URL (in the "
+            f"environment or .env): {check}.")
+
+
 @contextmanager
 def store(settings: Settings, *, need_schema: bool = True):
-    """The engine for the configured database; refuses to run on a missing or old schema."""
-    engine = build_engine(settings.database_url)
+    """The engine for the configured database; refuses to run on a missing or old schema,
+    and says what to fix when the database can't be reached (never a traceback)."""
+    try:
+        engine = build_engine(settings.database_url)
+        with engine.connect():
+            pass
+    except (sa_exc.ArgumentError, sa_exc.DBAPIError, ImportError) as exc:
+        err.print(database_trouble(settings, exc), markup=False, highlight=False)
+        raise typer.Exit(2) from None
     try:
         if need_schema and current_revision(engine) != head_revision():
             err.print(f"The database {settings.safe_database_url()} has no tierbot schema or an "
@@ -81,6 +133,9 @@ def import_cmd(
     dry_run: bool = typer.Option(False, "--dry-run", help="Validate and report; write nothing."),
     encoding: Optional[str] = typer.Option(None, help="CSV encoding (default: detected; "
                                                       "utf-8, gb18030, gbk...)"),
+    strict: bool = typer.Option(False, "--strict", help="Refuse the file on doubtful rows too "
+                                                        "(future order dates, outlier amounts, "
+                                                        "a next date before its contact)."),
 ) -> None:
     """Import a CRM export. All or nothing: any bad row means nothing is written."""
     settings = load_settings()
@@ -92,12 +147,21 @@ def import_cmd(
         try:
             summary = import_file(engine, kind, file, dry_run=dry_run, encoding=encoding,
                                   default_currency=settings.currency, progress=progress,
-                                  waiting=lambda why: err.print(why, markup=False))
+                                  waiting=lambda why: err.print(why, markup=False),
+                                  strict=strict)
         except ImportFailed as exc:
             err.print(exc.report(), markup=False, highlight=False)
             raise typer.Exit(1) from None
     for warning in summary.warnings:
         err.print(f"warning: {warning}", markup=False)
+    for doubt in summary.doubts:
+        err.print(f"warning: {doubt}", markup=False, highlight=False)
+    if summary.doubts_total > len(summary.doubts):
+        err.print(f"warning: ... and {summary.doubts_total - len(summary.doubts):,} more like "
+                  "these.", markup=False)
+    if summary.doubts_total:
+        err.print("These rows were imported; run with --strict to refuse such a file instead.",
+                  markup=False)
     for line in summary.lines():
         out.print(line, markup=False, highlight=False)
 
@@ -120,7 +184,10 @@ def demo(
     accounts: int = typer.Option(300, help="How many accounts to generate."),
     seed: int = typer.Option(7, help="Random seed: the same seed gives the same book."),
     today: Optional[str] = typer.Option(None, help="Pretend today is this date (YYYY-MM-DD)."),
-    reset: bool = typer.Option(False, "--reset", help="Delete all existing data first."),
+    reset: bool = typer.Option(False, "--reset", help="Replace an earlier demo book (refused "
+                                                      "when the database holds other data)."),
+    force: bool = typer.Option(False, "--force", help="With --reset: delete everything, "
+                                                      "imported data included."),
 ) -> None:
     """Load a realistic demo book (two teams, Chinese and English accounts, 3 years of orders)."""
     from storage.demo import DemoRefused, generate_demo, load_demo
@@ -132,9 +199,9 @@ def demo(
         book = generate_demo(accounts=accounts, seed=seed, today=as_of,
                              currency=settings.currency)
         try:
-            counts = load_demo(engine, book, reset=reset)
+            counts = load_demo(engine, book, reset=reset, force=force)
         except DemoRefused as exc:
-            err.print(str(exc))
+            err.print(str(exc), markup=False, highlight=False)
             raise typer.Exit(1) from None
         teams = team_summaries(engine, today=as_of)
     out.print(f"Demo book loaded into {settings.safe_database_url()} (seed {seed}, today {as_of}):")
@@ -200,38 +267,95 @@ app.add_typer(export_app, name="export")
 
 @export_app.command("scores")
 def export_scores(
-    fmt: str = typer.Option("csv", "--format", help="csv or json"),
+    fmt: Optional[str] = typer.Option(None, "--format",
+                                      help="csv, json or xlsx (default: from --out's suffix, "
+                                           "else csv)"),
     out_file: Optional[Path] = typer.Option(None, "--out", help="Write here instead of stdout."),
 ) -> None:
-    """One row per account from the latest score snapshot."""
-    import csv
-    import io
-    import json
-
+    """One row per account from the latest score snapshot. Files are Excel-ready: CSV with a
+    UTF-8 byte order mark (so Chinese names open correctly), or a real .xlsx workbook."""
     from storage.scores import EXPORT_COLUMNS, latest_snapshot_rows
 
-    if fmt not in ("csv", "json"):
-        err.print(f"--format must be csv or json, not {fmt!r}")
-        raise typer.Exit(2)
+    fmt = _export_format(fmt, out_file)
     settings = load_settings()
     with store(settings) as engine:
         rows = latest_snapshot_rows(engine, settings.locale)
     if not rows:
         err.print("No scores yet: run `tierbot score` first.")
         raise typer.Exit(1)
+    if fmt == "xlsx":
+        _write_xlsx(out_file, EXPORT_COLUMNS, rows)
+    else:
+        text = _export_text(fmt, EXPORT_COLUMNS, rows)
+        if out_file is None:
+            sys.stdout.write(text)
+            return
+        # utf-8-sig: the BOM is how Excel knows a CSV is UTF-8 (else it reads GBK/ANSI).
+        out_file.write_text(text, encoding="utf-8-sig" if fmt == "csv" else "utf-8")
+    err.print(f"Wrote {len(rows):,} accounts to {out_file}.")
+
+
+EXPORT_FORMATS = {".csv": "csv", ".json": "json", ".xlsx": "xlsx"}
+
+
+def _export_format(fmt: Optional[str], out_file: Optional[Path]) -> str:
+    """The format asked for, checked against the file's suffix: never a CSV named .xlsx."""
+    suffix = out_file.suffix.lower() if out_file else ""
+    if fmt is not None and fmt not in EXPORT_FORMATS.values():
+        err.print(f"--format must be csv, json or xlsx, not {fmt!r}")
+        raise typer.Exit(2)
+    if out_file is not None and suffix not in EXPORT_FORMATS:
+        err.print(f"Can't write {out_file.name}: name the file .csv, .json or .xlsx "
+                  "(Excel opens .csv and .xlsx; .xls is not written).")
+        raise typer.Exit(2)
+    fmt = fmt or EXPORT_FORMATS.get(suffix, "csv")
+    if out_file is not None and EXPORT_FORMATS[suffix] != fmt:
+        err.print(f"--format {fmt} does not match the file name {out_file.name}: name it "
+                  f"*.{fmt} or leave --format out.")
+        raise typer.Exit(2)
+    if fmt == "xlsx" and out_file is None:
+        err.print("An .xlsx workbook needs a file: add --out scores.xlsx")
+        raise typer.Exit(2)
+    return fmt
+
+
+def _export_text(fmt: str, columns: Sequence[str], rows: list[dict]) -> str:
+    import csv
+    import io
+    import json
+
     buffer = io.StringIO()
     if fmt == "json":
         json.dump(rows, buffer, ensure_ascii=False, indent=1, default=str)
         buffer.write("\n")
     else:
-        writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS)
+        writer = csv.DictWriter(buffer, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-    if out_file:
-        out_file.write_text(buffer.getvalue(), encoding="utf-8")
-        err.print(f"Wrote {len(rows):,} accounts to {out_file}.")
-    else:
-        sys.stdout.write(buffer.getvalue())
+    return buffer.getvalue()
+
+
+def _write_xlsx(path: Path, columns: Sequence[str], rows: list[dict]) -> None:
+    """A real workbook (openpyxl, write-only so big books stream): numbers stay numbers."""
+    from datetime import date as _date
+    from decimal import Decimal
+
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("scores")
+    sheet.append(columns)
+    for row in rows:
+        sheet.append([_cell(row.get(c), _date, Decimal) for c in columns])
+    book.save(path)
+
+
+def _cell(value, date_type, decimal_type):
+    if value is None or isinstance(value, (int, float, str, date_type)):
+        return value
+    if isinstance(value, decimal_type):
+        return float(value)
+    return str(value)
 
 
 @app.command()
@@ -522,7 +646,12 @@ def _parse_cli_date(value: str, option: str) -> date:
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except sa_exc.OperationalError as exc:
+        # The database went away mid-command (the start was checked by `store`).
+        err.print(database_trouble(load_settings(), exc), markup=False, highlight=False)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

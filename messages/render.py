@@ -23,6 +23,14 @@ TIER_NAMES = {"en": {t: t for t in ("strategic", "key", "potential", "general", 
 STAGE_NAMES = {"en": {s: s for s in ("new", "growing", "mature", "declining", "dormant")},
                "zh": {"new": "新客", "growing": "成长", "mature": "成熟", "declining": "衰退",
                       "dormant": "沉睡"}}
+# What users read for stored codes: interaction kinds, what was delivered, and where.
+KIND_NAMES = {"en": {k: k for k in ("visit", "call", "meeting", "email", "review")},
+              "zh": {"visit": "拜访", "call": "电话", "meeting": "会议", "email": "邮件",
+                     "review": "复盘"}}
+DELIVERY_NAMES = {"en": {"digest": "digest", "reminder": "reminder", "alert": "at-risk alert",
+                         "slack": "Slack", "wecom": "WeCom"},
+                  "zh": {"digest": "周报", "reminder": "拜访提醒", "alert": "流失预警",
+                         "slack": "Slack", "wecom": "企业微信"}}
 CURRENCY_SIGNS = {"USD": "$", "CNY": "¥", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}
 
 
@@ -67,6 +75,16 @@ def day(value: date | str | None, locale: str = "en") -> str:
     return value.strftime("%-d %b %Y")
 
 
+def plural(n: int | float, singular: str, plural_form: str | None = None, width: int = 0) -> str:
+    """English count and noun: "1 day", "2 days", "1,204 accounts" (right-aligned to `width`).
+
+    English has only one/other, so two forms suffice (no gettext catalogue needed); the
+    Chinese templates have no plurals and don't use this."""
+    word = singular if n == 1 else (plural_form or singular + "s")
+    number = f"{n:,}" if isinstance(n, int) else f"{n:,.0f}"
+    return f"{number:>{width}} {word}"
+
+
 def pct(value: float | None, digits: int = 0) -> str:
     return "—" if value is None else f"{value * 100:.{digits}f}%"
 
@@ -84,6 +102,9 @@ def _environment(channel: str, locale: str) -> jinja2.Environment:
     env.filters["money"] = lambda v, cur="USD": money(v, cur, locale)
     env.filters["day"] = lambda v: day(v, locale)
     env.filters["pct"] = pct
+    env.filters["plural"] = plural
+    env.filters["kind"] = lambda v: KIND_NAMES[locale].get(v, v)
+    env.filters["delivery"] = lambda v: DELIVERY_NAMES[locale].get(v, v)
     env.globals["tiers"] = TIER_NAMES[locale]
     env.globals["stages"] = STAGE_NAMES[locale]
     return env

@@ -65,7 +65,35 @@ COMPLAINTS = {"en": ["Late delivery two weeks running", "Invoice errors again",
 
 
 class DemoRefused(Exception):
-    """The database already holds data and --reset was not given."""
+    """The database already holds data and --reset was not given, or holds data the demo
+    did not write and --force was not given."""
+
+
+# What the demo writes: its reps, accounts keyed ACME / US-nnnn / CN-nnnn, and orders,
+# interactions and feedback keyed "demo:N". What reps then do to the demo book in chat
+# (visits, snoozes, feedback, overrides) and score runs are the demo's too: --reset
+# replaces them. Anything else (an imported file, a rep or account from a CRM) is not.
+
+
+def foreign_data(conn) -> dict[str, int]:
+    """Rows the demo did not write (and chat on the demo book did not either), by table;
+    empty when `tierbot demo --reset` loses nothing but the demo."""
+    demo_reps = [r[0] for r in REPS]
+    demo_key = sa.or_(Account.key == "ACME", Account.key.like("US-____"),
+                      Account.key.like("CN-____"))
+    found = {
+        "reps": conn.execute(sa.select(sa.func.count()).select_from(Rep)
+                             .where(Rep.key.not_in(demo_reps))).scalar_one(),
+        "accounts": conn.execute(sa.select(sa.func.count()).select_from(Account)
+                                 .where(sa.not_(demo_key))).scalar_one(),
+        "orders": conn.execute(sa.select(sa.func.count()).select_from(Order)
+                               .where(Order.dedupe_key.not_like("demo:%"))).scalar_one(),
+        "interactions": conn.execute(sa.select(sa.func.count()).select_from(Interaction)
+                                     .where(Interaction.source == "import")).scalar_one(),
+        "feedback": conn.execute(sa.select(sa.func.count()).select_from(Feedback)
+                                 .where(Feedback.dedupe_key.like("imp:%"))).scalar_one(),
+    }
+    return {table: n for table, n in found.items() if n}
 
 
 @dataclass
@@ -239,15 +267,24 @@ def _feedback_for(rng, book, account, archetype, today, lang) -> None:
                               "given_on": today - timedelta(days=rng.randint(5, 80))})
 
 
-def load_demo(engine: Engine, book: DemoBook, *, reset: bool = False) -> dict[str, int]:
-    """Write the book in one transaction; refuses a database that has data unless `reset`."""
+def load_demo(engine: Engine, book: DemoBook, *, reset: bool = False,
+              force: bool = False) -> dict[str, int]:
+    """Write the book in one transaction; refuses a database that has data unless `reset`,
+    and one holding data the demo did not write (an imported book) unless `force` too."""
     with engine.begin() as conn:
         existing = conn.execute(sa.select(sa.func.count()).select_from(Account)).scalar_one()
         if existing and not reset:
             raise DemoRefused(
                 f"The database already has {existing} accounts. Run `tierbot demo --reset` to "
-                "replace everything with the demo (this deletes all data), or set "
-                "TIERBOT_DATABASE_URL to another database.")
+                "replace the demo book, or set TIERBOT_DATABASE_URL to another database.")
+        foreign = foreign_data(conn) if reset and not force else {}
+        if foreign:
+            held = ", ".join(f"{n:,} {table}" for table, n in foreign.items())
+            raise DemoRefused(
+                f"Not resetting: the database holds data the demo did not write ({held}), "
+                "e.g. an imported CRM book; nothing was changed. Point TIERBOT_DATABASE_URL "
+                "at another database for the demo (e.g. sqlite:///demo.db), or, to delete "
+                "everything in this one, run `tierbot demo --reset --force`.")
         if reset:
             for table in reversed(SQLModel.metadata.sorted_tables):
                 conn.execute(table.delete())

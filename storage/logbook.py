@@ -1,12 +1,14 @@
 """What reps log from chat (visits, calls, feedback) and what falls due from it."""
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from storage.models import Account, Feedback, Interaction, ReminderSnooze, ScoreSnapshot, utcnow
+from storage.models import (Account, Feedback, Interaction, ReminderSnooze, Rep, ScoreSnapshot,
+                            utcnow)
 from storage.scores import latest_run_id
 
 
@@ -52,14 +54,16 @@ def snooze_reminder(engine: Engine, *, account_id: int, rep_id: int, until: date
                                                       rep_id=rep_id, at=utcnow()))
 
 
-def visits_due(engine: Engine, owner_id: int | None, today: date, cadence: dict[str, int],
-               account_id: int | None = None) -> list[dict]:
-    """The owner's accounts with the date each is due a visit, oldest first.
+def visits_due(engine: Engine, owner_id: int | Collection[int] | None, today: date,
+               cadence: dict[str, int], account_id: int | None = None) -> list[dict]:
+    """The owner's (or owners', e.g. a team's; None: everyone's) accounts with the date
+    each is due a visit and the owner's name (`owner`), oldest first.
 
     Due = the next date the rep planned at the last contact, else the last contact plus
     the tier's cadence (tier from the latest score), else today for accounts never
     contacted; a snooze that ends later pushes it to the snooze's end (`snoozed` is set).
     Live from the interaction log, so a visit logged a minute ago counts."""
+    owners = [owner_id] if isinstance(owner_id, int) else owner_id
     with engine.connect() as conn:
         run = latest_run_id(conn)
         touches = (sa.select(Interaction.account_id,
@@ -69,18 +73,20 @@ def visits_due(engine: Engine, owner_id: int | None, today: date, cadence: dict[
         # Aggregate only the accounts asked about, not the whole interaction log.
         if account_id is not None:
             touches = touches.where(Interaction.account_id == account_id)
-        elif owner_id is not None:
+        elif owners is not None:
             touches = touches.where(Interaction.account_id.in_(
-                sa.select(Account.id).where(Account.owner_id == owner_id)))
+                sa.select(Account.id).where(Account.owner_id.in_(owners))))
         touches = touches.group_by(Interaction.account_id).subquery()
         stmt = (sa.select(Account.id, Account.key, Account.name, ScoreSnapshot.tier,
-                          touches.c.last, touches.c.planned, ReminderSnooze.until)
+                          touches.c.last, touches.c.planned, ReminderSnooze.until,
+                          Rep.name.label("owner"))
                 .outerjoin(ScoreSnapshot, sa.and_(ScoreSnapshot.account_id == Account.id,
                                                   ScoreSnapshot.run_id == run))
                 .outerjoin(touches, touches.c.account_id == Account.id)
-                .outerjoin(ReminderSnooze, ReminderSnooze.account_id == Account.id))
-        if owner_id is not None:
-            stmt = stmt.where(Account.owner_id == owner_id)
+                .outerjoin(ReminderSnooze, ReminderSnooze.account_id == Account.id)
+                .outerjoin(Rep, Rep.id == Account.owner_id))
+        if owners is not None:
+            stmt = stmt.where(Account.owner_id.in_(owners))
         if account_id is not None:
             stmt = stmt.where(Account.id == account_id)
         rows = [dict(r) for r in conn.execute(stmt).mappings()]

@@ -231,3 +231,38 @@ def test_manager_digest_has_repurchase_rate_by_tier_vs_a_month_ago(services):
     assert "Repurchase rate by tier (vs a month ago):" in text
     _, own = ask(services, "/digest", rep="rep.tom")
     assert "Repurchase rate by tier" not in own  # a rep's digest is about their own book
+
+
+@pytest.mark.parametrize("text, locale, says", [("/help foo", "en", '"foo" is not a command.'),
+                                                 ("/帮助 随便", "zh", "“随便”不是命令。")])
+def test_help_for_something_that_is_not_a_command_says_so_and_lists_them(services, text,
+                                                                          locale, says):
+    reply, shown = ask(services, text, rep="rep.tom", locale=locale)
+    assert shown.splitlines()[0] == says
+    assert "/tier" in shown or "/分层" in shown
+    _, known = ask(services, "/help /snooze", rep="rep.tom")
+    assert known.startswith("/snooze <account>") and "not a command" not in known
+
+
+def test_english_counts_agree_with_their_nouns():
+    from messages.render import render
+
+    one = render("visit_logged", {"key": "A", "name": "A", "kind": "call", "day": "2026-11-22",
+                                  "note": "n", "due": "2026-11-23", "tier": "key", "cadence": 1,
+                                  "planned": False, "duplicate": False})
+    assert "every 1 day)" in one and "1 days" not in one
+    rows = [{"name": "A", "key": "A", "tier": "key", "days_overdue": 1, "snoozed": False,
+             "last": None, "due": "2026-11-21", "owner": "Tom"}]
+    due = render("due", {"rows": rows, "mode": "due", "today": "2026-11-22", "team": False})
+    assert "1 day overdue" in due
+    book = render("accounts", {"rows": [{"tier": "key", "accounts": 1, "revenue": 5.0}],
+                               "moves": [], "as_of": "2026-11-22", "since": None,
+                               "scope": "own", "total": 1, "revenue": 5.0, "currency": "USD"})
+    assert "1 account," in book and "1 account " in book and "1 accounts" not in book
+
+
+def test_chinese_cards_name_interaction_kinds_in_chinese(services):
+    ask(services, "/visit 华锐 meeting 季度复盘", rep="rep.zhang", locale="en")
+    _, card = ask(services, "/分层 华锐", rep="rep.zhang", locale="zh")
+    line = next(x for x in card.splitlines() if x.startswith("最近联系"))
+    assert "会议" in line and "meeting" not in line

@@ -251,3 +251,67 @@ def test_a_converter_that_dies_fails_the_import_instead_of_hanging(engine, tmp_p
 
 def _exit_at_once(sender):
     raise SystemExit(3)
+
+
+# --- doubtful rows: warned, refused with --strict (issue 13) --------------------------------
+
+def _book(n=60):
+    """A plausible book: orders between ~800 and ~12,000."""
+    lines = ["order_id,account,date,amount"]
+    for i in range(n):
+        lines.append(f"B{i},ACC{i % 7},2026-0{1 + i % 9}-1{i % 10},{800 + (i * 937) % 11_000}.00")
+    return "\n".join(lines) + "\n"
+
+
+def test_future_dates_and_outlier_amounts_are_warned_and_refused_when_strict(engine, tmp_path):
+    from datetime import date
+
+    today = date(2026, 11, 22)
+    import_file(engine, "orders", write_csv(tmp_path / "book.csv", _book()), today=today)
+    assert count(engine, "orders") == 60
+    doubtful = write_csv(tmp_path / "new.csv", (
+        "order_id,account,date,amount\n"
+        "N1,ACC1,2026-11-20,1500.00\n"          # fine
+        "N2,ACC2,2027-11-20,1500.00\n"          # a year ahead
+        "N3,ACC3,2026-10-01,95000000.00\n"))    # 95 million among thousands
+    with pytest.raises(ImportFailed) as failed:
+        import_file(engine, "orders", doubtful, strict=True, today=today)
+    report = failed.value.report()
+    assert "2 problems found; nothing was imported" in report
+    assert "'N2' is dated 2027-11-20, after today (2026-11-22)" in report
+    assert "'N3' is 95,000,000.00, far above the book's usual orders" in report
+    assert count(engine, "orders") == 60
+    summary = import_file(engine, "orders", doubtful, today=today)
+    assert summary.created == 3 and summary.doubts_total == 2
+    assert [d.column for d in summary.doubts] == ["date", "amount"]
+    assert count(engine, "orders") == 63
+    # Only what this import added is judged: importing a clean file warns of nothing.
+    clean = write_csv(tmp_path / "clean.csv", "order_id,account,date,amount\nC1,ACC1,2026-11-21,900\n")
+    assert import_file(engine, "orders", clean, strict=True, today=today).doubts_total == 0
+
+
+def test_a_small_book_has_no_outliers_to_judge(engine, tmp_path):
+    from datetime import date
+
+    path = write_csv(tmp_path / "o.csv", "account,date,amount\nA,2026-01-01,5\nA,2026-01-02,5000000\n")
+    summary = import_file(engine, "orders", path, strict=True, today=date(2026, 11, 22))
+    assert summary.doubts_total == 0 and summary.created == 2
+
+
+@pytest.mark.parametrize("header", ["Account Name", "客户名称"])
+def test_an_account_name_column_names_the_accounts_it_creates(engine, tmp_path, header):
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO accounts (key, name) VALUES ('OLD', 'Old Name Ltd')"))
+    path = write_csv(tmp_path / "o.csv", (
+        f"account,{header},date,amount\n"
+        "C9,上海华锐精密制造有限公司,2026-03-01,5\n"
+        "C9,上海华锐精密制造有限公司,2026-03-02,6\n"
+        "D1,,2026-03-01,5\n"
+        "OLD,Renamed Here,2026-03-01,7\n"))
+    summary = import_file(engine, "orders", path)
+    assert (summary.accounts_created, summary.accounts_named) == (2, 1)
+    assert not summary.warnings  # the column is used, not ignored
+    with engine.connect() as conn:
+        names = dict(conn.execute(sa.text("SELECT key, name FROM accounts")).all())
+    assert names == {"C9": "上海华锐精密制造有限公司", "D1": "D1", "OLD": "Old Name Ltd"}
+    assert "  1 new account was created with the name in the file." in summary.lines()

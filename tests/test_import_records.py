@@ -153,3 +153,20 @@ def test_bad_delivery_times(engine, tmp_path, line, column, fragment):
         import_file(engine, "reps", path)
     assert f"line 2, column '{column}'" in info.value.report() and fragment in info.value.report()
     assert count(engine, "reps") == 0
+
+
+def test_a_next_date_before_its_contact_is_warned_and_refused_when_strict(engine, tmp_path):
+    from datetime import date
+
+    import_file(engine, "accounts", write_csv(tmp_path / "a.csv", "account,name\nACME,ACME Corp\n"))
+    path = write_csv(tmp_path / "i.csv", (
+        "account,date,kind,summary,next_date\n"
+        "ACME,2026-03-01,visit,plant tour,2026-04-01\n"
+        "ACME,2026-03-05,call,pricing,2026-02-05\n"))
+    with pytest.raises(ImportFailed) as failed:
+        import_file(engine, "interactions", path, strict=True)
+    assert ("line 3, column 'next_date': next date 2026-02-05 is before the contact's date "
+            "2026-03-05") in failed.value.report()
+    assert count(engine, "interactions") == 0
+    summary = import_file(engine, "interactions", path, today=date(2026, 11, 22))
+    assert summary.created == 2 and summary.doubts_total == 1 and summary.doubts[0].line == 3

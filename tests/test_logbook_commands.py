@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from bot.commands import Request, dispatch
 from messages.render import render
-from storage.models import Account, Feedback, Interaction
+from storage.models import Account, Feedback, Interaction, ReminderSnooze
 from tests.commands_support import TODAY, ask
 
 
@@ -50,7 +50,7 @@ def test_a_retried_request_stores_one_interaction(services):
     assert (first.context["duplicate"], second.context["duplicate"]) == (False, True)
     assert len(interactions(services.engine, "ACME")) == 1
     text = render(second.template, second.context, locale="en")
-    assert text.startswith("Already logged (this request arrived twice)")
+    assert text.startswith("Already logged, nothing new stored")
     other = dispatch(Request("slack", "U0TOMBK01", "/visit ACME call follow-up", request_id="evt-124"),
                      services)
     assert other.context["duplicate"] is False and len(interactions(services.engine, "ACME")) == 2
@@ -132,10 +132,131 @@ def test_done_logs_a_visit_today_and_restarts_the_cadence(services):
     first = ask(services, "/due", rep="rep.tom")[0].context["rows"][0]["key"]
     reply, text = ask(services, f"/done {first}", rep="rep.tom")
     assert reply.template == "visit_logged" and reply.context["kind"] == "visit"
-    assert reply.context["note"] == "Marked done from a reminder"
+    assert reply.context["note"] == "Visit marked done"  # typed: not "from a reminder"
     assert reply.context["due"] == TODAY + timedelta(
         days=services.scoring.cadence_days[reply.context["tier"]])
     assert first not in [r["key"] for r in ask(services, "/due", rep="rep.tom")[0].context["rows"]]
     reply, _ = ask(services, "/已拜访 华锐 续约已签", rep="rep.zhang")
     assert interactions(services.engine, "CN-0001") == [
         ("visit", TODAY, "续约已签", None, "console")]
+
+
+# --- what a rep types must be understood (issue 13) ----------------------------------------
+
+@pytest.mark.parametrize("text, note, planned", [
+    ("/visit ACME call Discussed next steps", "Discussed next steps", None),
+    ("/visit ACME discussed next quarter's volumes", "discussed next quarter's volumes", None),
+    ("/visit ACME call agreed next steps next 15 Dec", "agreed next steps", date(2026, 12, 15)),
+    ("/visit ACME call pricing next Dec 15", "pricing", date(2026, 12, 15)),
+    ("/visit ACME call pricing next 15 Dec 2026", "pricing", date(2026, 12, 15)),
+    ("/visit ACME call pricing next month", "pricing", date(2026, 12, 22)),
+    ("/visit ACME call pricing next week", "pricing", date(2026, 11, 29)),
+])
+def test_only_a_trailing_next_date_is_a_date(services, text, note, planned):
+    reply, rendered = ask(services, text, rep="rep.tom")
+    assert reply.template == "visit_logged", rendered
+    assert interactions(services.engine, "ACME")[0][2:4] == (note, planned)
+
+
+def test_the_dates_the_bot_prints_read_back_in_both_languages(services):
+    from messages.render import day
+
+    when = date(2027, 1, 3)
+    for locale, text in (("en", f"/visit ACME call ok next {day(when, 'en')}"),
+                         ("zh", f"/拜访 ACME 电话 好 下次 {day(when, 'zh')}")):
+        reply, rendered = ask(services, text, rep="rep.tom", locale=locale)
+        assert reply.template == "visit_logged", rendered
+    assert [r[3] for r in interactions(services.engine, "ACME")] == [when, when]
+    reply, _ = ask(services, "/拜访 ACME 电话 报价 下次 下个月", rep="rep.tom", locale="zh")
+    assert reply.context["day"] == TODAY and interactions(services.engine, "ACME")[-1][3] == \
+        date(2026, 12, 22)
+
+
+@pytest.mark.parametrize("locale, hint", [("en", "5 Dec, Dec 5 or 2026-12-05"),
+                                          ("zh", "12月5日 或 2026-12-05")])
+def test_an_ambiguous_numeric_date_is_refused_saying_how_to_write_it(services, locale, hint):
+    reply, text = ask(services, "/visit ACME call pricing next 12/5", rep="rep.tom", locale=locale)
+    assert reply.context["code"] == "ambiguous_date" and hint in text
+    assert interactions(services.engine, "ACME") == []
+    reply, _ = ask(services, "/visit ACME call pricing next 12/25", rep="rep.tom")
+    assert interactions(services.engine, "ACME")[0][3] == date(2026, 12, 25)
+
+
+def test_the_date_hint_is_chinese_in_chinese(services):
+    _, text = ask(services, "/拜访 ACME 电话 报价 下次 2026-02-30", rep="rep.tom", locale="zh")
+    assert "无法识别日期" in text and "tomorrow" not in text and "next" not in text
+
+
+def test_done_twice_on_one_account_and_day_logs_one_visit(services):
+    first, _ = ask(services, "/done ACME", rep="rep.tom")
+    second, text = ask(services, "/done ACME met the buyer", rep="rep.tom")
+    assert (first.context["duplicate"], second.context["duplicate"]) == (False, True)
+    assert text.startswith("Already logged, nothing new stored")
+    # The reminder's Done button (a platform request id) is the same visit, too.
+    dispatch(Request("slack", "U0TOMBK01", "done ACME", request_id="1700000000.1:ACME"), services)
+    assert interactions(services.engine, "ACME") == [
+        ("visit", TODAY, "Visit marked done", None, "console")]
+
+
+@pytest.mark.parametrize("text, days", [
+    ("/snooze ACME 2 weeks", 14), ("/snooze ACME 10 days", 10), ("/snooze ACME 3w", 21),
+    ("/snooze ACME Corp 1 week", 7), ("/延后 ACME 2周", 14), ("/延后 ACME 10 天", 10),
+    ("/snooze ACME 12", 12),
+])
+def test_snooze_takes_days_or_weeks(services, text, days):
+    reply, rendered = ask(services, text, rep="rep.tom")
+    assert reply.template == "snoozed", rendered
+    assert reply.context["until"] == TODAY + timedelta(days=days)
+
+
+def test_snooze_longer_than_90_days_in_weeks_is_refused(services):
+    reply, _ = ask(services, "/snooze ACME 14 weeks", rep="rep.tom")
+    assert (reply.context["code"], reply.context["command"]) == ("usage", "snooze")
+
+
+def test_managers_get_due_team_with_owners_reps_do_not(services):
+    reply, text = ask(services, "/due team week", rep="mgr.sarah")
+    rows = reply.context["rows"]
+    owners = {r["owner"] for r in rows}
+    assert {"Tom Baker", "Priya Patel"} <= owners and "张敏" not in owners
+    assert text.startswith("Your team's visits due within a week") and "· Tom Baker ·" in text
+    mine = ask(services, "/due week", rep="mgr.sarah")[0].context["rows"]
+    assert len(mine) < len(rows)
+    everyone = ask(services, "/due team week", rep="admin")[0].context["rows"]
+    assert {"张敏", "Tom Baker"} <= {r["owner"] for r in everyone}
+    assert ask(services, "/due team", rep="rep.tom")[0].context["code"] == "managers_only"
+    _, zh = ask(services, "/待办 团队", rep="mgr.li")
+    assert zh.startswith("团队到期或逾期的拜访") and "张敏" in zh
+
+
+WRITES = ["/visit {key} call sneaky", "/snooze {key}", "/done {key}",
+          "/feedback {key} nps 9 fine"]
+
+
+def _writes_stored(engine, key):
+    with engine.connect() as conn:
+        account = conn.execute(sa.select(Account.id).where(Account.key == key)).scalar_one()
+        return sum(conn.execute(sa.select(sa.func.count()).select_from(t).where(
+            t.c.account_id == account, *([t.c.given_on == TODAY] if t.name == "feedback" else
+                                          [t.c.occurred_on == TODAY] if t.name == "interactions"
+                                          else []))).scalar_one()
+            for t in (Interaction.__table__, Feedback.__table__, ReminderSnooze.__table__))
+
+
+@pytest.mark.parametrize("visibility, rep, key, allowed", [
+    ("team", "rep.tom", "CN-0001", False),   # another team's account
+    ("team", "rep.tom", "US-0002", True),    # a teammate's (Priya's) account
+    ("own", "rep.tom", "US-0002", False),    # a teammate's, when reps see only their own
+    ("own", "rep.tom", "ACME", True),
+    ("all", "rep.tom", "CN-0001", True),     # everyone may read everything: and write
+])
+@pytest.mark.parametrize("command", WRITES)
+def test_writes_follow_read_visibility(services, visibility, rep, key, allowed, command):
+    from tests.commands_support import make_services
+
+    services = make_services(services.engine, visibility=visibility)
+    readable = ask(services, f"/tier {key}", rep=rep)[0].template == "tier"
+    assert readable is allowed
+    reply, text = ask(services, command.format(key=key), rep=rep)
+    assert (reply.template != "error") is allowed, text
+    assert (_writes_stored(services.engine, key) > 0) is allowed

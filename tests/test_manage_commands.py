@@ -71,7 +71,7 @@ def test_override_shows_at_once_survives_a_rescore_and_clears(services):
     ("/override ACME strategic", "needs_reason"),
     ("/override ACME vip because", "usage"),
     ("/override ACME key reason until someday", "bad_date"),
-    ("/override ACME key reason until 2020-01-01", "past_date"),
+    ("/override ACME key reason until 2020-01-01", "past_expiry"),
 ])
 def test_override_mistakes(services, text, code):
     assert ask(services, text)[0].context["code"] == code
@@ -82,3 +82,18 @@ def test_override_in_chinese_by_a_rep_is_refused_and_by_a_manager_works(services
     assert reply.context["code"] == "managers_only" and "只有经理和管理员" in text
     reply, text = ask(services, "/调整 华锐 战略级 董事会决定 至 2027年3月31日", rep="mgr.li")
     assert reply.template == "override_set" and "战略级" in text and "2027年3月31日" in text
+
+
+def test_an_override_expiring_in_the_past_says_the_expiry_is_past(services):
+    _, text = ask(services, "/override ACME key reason until 1 Jan 2020")
+    assert text.startswith("The override's expiry date is in the past (1 Jan 2020)")
+    assert "next visit" not in text
+
+
+def test_an_admins_accounts_is_the_whole_book(services):
+    reply, text = ask(services, "/accounts", rep="admin")
+    with services.engine.connect() as conn:
+        book = conn.execute(sa.select(sa.func.count()).select_from(Account)).scalar_one()
+    scored = reply.context["total"]
+    assert reply.context["scope"] == "all" and scored > 0 and scored <= book
+    assert text.startswith(f"The whole book as of 22 Nov 2026: {scored:,} accounts")

@@ -101,7 +101,8 @@ def test_cli_score_export_backtest(demo, db_url, tmp_path, monkeypatch):
     out = tmp_path / "scores.csv"
     result = runner.invoke(app, ["export", "scores", "--out", str(out)], env=env)
     assert result.exit_code == 0
-    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")  # a BOM: Excel reads it as UTF-8
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
     assert len(rows) == 120 and set(EXPORT_COLUMNS) <= set(rows[0])
     result = runner.invoke(app, ["export", "scores", "--format", "json"], env=env)
     assert len(json.loads(result.stdout)) == 120

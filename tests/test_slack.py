@@ -340,7 +340,7 @@ def test_done_button_logs_one_visit_even_if_clicked_twice(bot, fake, services):
     with services.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(Interaction).join(
             Account, Account.id == Interaction.account_id).where(
-            Account.key == "ACME", Interaction.summary == "Marked done from a reminder")).scalar() == 1
+            Account.key == "ACME", Interaction.summary == "Visit marked done")).scalar() == 1
 
 
 def test_buttons_respect_who_may_see_the_account(bot, fake):

@@ -16,6 +16,8 @@ WHY_WORDS = {"why", "为什么", "原因", "详情"}
 SCOPE_WORDS = {"mine": "own", "我的": "own", "team": "team", "团队": "team", "all": "all",
                "全部": "all"}
 MAX_LIST = 50
+# What "my book" means by role: a rep's own, a manager's team, an admin's everything.
+DEFAULT_SCOPE = {"rep": "own", "manager": "team", "admin": "all"}
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ def at_risk(args: list[str], ctx: Context) -> Reply:
         else:
             raise UserError("usage", command="at-risk")
     if scope is None:
-        scope = {"rep": "own", "manager": "team"}.get(ctx.person.role, "all")
+        scope = DEFAULT_SCOPE.get(ctx.person.role, "own")
     owners = visible_owner_ids(ctx.person, ctx.services, scope)
     rows = at_risk_accounts(ctx.services.engine, owners, min_risk=60.0, limit=max(limit, 1))
     for row in rows:
@@ -95,11 +97,11 @@ TIER_ORDER = ("strategic", "key", "potential", "general", "at-risk")
 
 
 def accounts(args: list[str], ctx: Context) -> Reply:
-    """The person's book by tier (a manager's: their team's; `mine` for their own)."""
+    """The person's book by tier (a manager's: their team's; an admin's: the whole book;
+    `mine` for their own)."""
     if len(args) > 1 or (args and args[0].casefold() not in SCOPE_WORDS):
         raise UserError("usage", command="accounts")
-    scope = SCOPE_WORDS[args[0].casefold()] if args else (
-        "own" if ctx.person.role == "rep" else "team")
+    scope = SCOPE_WORDS[args[0].casefold()] if args else DEFAULT_SCOPE.get(ctx.person.role, "own")
     owners = visible_owner_ids(ctx.person, ctx.services, scope)
     book = book_by_tier(ctx.services.engine, owners)
     by_tier = {t["tier"]: t for t in book["tiers"]}
@@ -117,7 +119,7 @@ def digest(args: list[str], ctx: Context) -> Reply:
 
     if args:
         raise UserError("usage", command="digest")
-    scope = {"rep": "own", "manager": "team"}.get(ctx.person.role, "all")
+    scope = DEFAULT_SCOPE.get(ctx.person.role, "own")
     owners = visible_owner_ids(ctx.person, ctx.services, scope)
     data = digest_data(ctx.services.engine, owners, today=ctx.services.today(),
                        cadence=ctx.services.scoring.cadence_days)
@@ -129,8 +131,3 @@ def digest(args: list[str], ctx: Context) -> Reply:
                                    "today": ctx.services.today(),
                                    "currency": ctx.services.settings.currency,
                                    "tier_order": TIER_ORDER})
-
-
-def help_command(args: list[str], ctx: Context) -> Reply:
-    topic = args[0].lstrip("/").casefold() if args else None
-    return Reply("help", {"topic": topic})

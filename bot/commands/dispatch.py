@@ -21,6 +21,16 @@ class Command:
     run: Callable
 
 
+def help_command(args: list[str], ctx) -> Reply:
+    """/help [command]: one command's help, or the list (saying so when `foo` is none)."""
+    if not args:
+        return Reply("help", {"topic": None})
+    command = _BY_WORD.get(args[0].lstrip("/／").casefold())
+    if command is None:
+        return Reply("help", {"topic": None, "unknown": args[0][:40]})
+    return Reply("help", {"topic": command.name})
+
+
 COMMANDS = [
     Command("tier", ("分层",), account_commands.tier),
     Command("at-risk", ("风险", "atrisk", "at_risk"), account_commands.at_risk),
@@ -33,7 +43,7 @@ COMMANDS = [
     Command("feedback", ("反馈",), logbook.feedback),
     Command("assign", ("分配",), manage.assign),
     Command("override", ("调整",), manage.override),
-    Command("help", ("帮助", "tierbot-help", "?"), account_commands.help_command),
+    Command("help", ("帮助", "tierbot-help", "?"), help_command),
 ]
 _BY_WORD = {word: c for c in COMMANDS for word in (c.name, *c.aliases)}
 

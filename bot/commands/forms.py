@@ -8,7 +8,7 @@ from datetime import date
 from bot.commands.accounts import Context, find_account
 from bot.commands.core import Reply, Request, Services, UserError
 from bot.commands.logbook import KINDS, MAX_NOTE, _idempotency_key, _visit_reply
-from bot.commands.people import check_can_read, identify
+from bot.commands.people import check_can_write, identify
 from storage.logbook import log_interaction
 
 FORM_KINDS = tuple(dict.fromkeys(KINDS.values()))  # visit, call, meeting, email, review
@@ -65,7 +65,7 @@ def submit_visit(request: Request, services: Services, form: VisitForm) -> Reply
     if errors:
         raise UserError("form_invalid", fields=errors)
     match = find_account(form.account, ctx)
-    check_can_read(person, services, match.account_id)
+    check_can_write(person, services, match.account_id)
     row, created = log_interaction(
         services.engine, account_id=match.account_id, rep_id=person.id, kind=form.kind,
         occurred_on=form.occurred_on, summary=form.notes.strip(), next_date=form.next_date,

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from bot.commands.accounts import Context, find_account
 from bot.commands.core import Reply, UserError
-from bot.commands.dates import DATE_HELP, parse_when
-from bot.commands.people import check_can_read
+from bot.commands.dates import AmbiguousDate, looks_like_date, parse_days, parse_when
+from bot.commands.people import check_can_write, visible_owner_ids
 from storage.logbook import add_feedback, log_interaction, snooze_reminder, visits_due
 
 KINDS = {"visit": "visit", "拜访": "visit", "call": "call", "电话": "call", "meeting": "meeting",
@@ -24,17 +24,34 @@ def _idempotency_key(ctx: Context, what: str) -> str:
     return f"{what}:{req.platform}:{uuid.uuid4().hex}"
 
 
+def read_date(text: str, ctx: Context):
+    """The date a rep typed, or a UserError saying how to write one (ambiguous 3/4 too)."""
+    try:
+        when = parse_when(text, ctx.services.today())
+    except AmbiguousDate:
+        raise UserError("ambiguous_date", text=text[:60]) from None
+    if when is None:
+        raise UserError("bad_date", text=text[:60])
+    return when
+
+
 def _split_next(args: list[str], ctx: Context):
-    """Take '... next <date>' off the end: (remaining words, the date or None)."""
-    today = ctx.services.today()
+    """Take a trailing 'next <date>' off the end: (remaining words, the date or None).
+
+    Only a date after the last 'next' is one: "Discussed next steps" is all note. Words
+    after 'next' that look like a date but are not one are refused, not kept as note."""
     for i in range(len(args) - 1, 0, -1):
-        if args[i].casefold() in NEXT_WORDS:
-            when = parse_when(" ".join(args[i + 1:]), today)
-            if when is None:
-                raise UserError("bad_date", text=" ".join(args[i + 1:])[:60], examples=DATE_HELP)
-            if when < today:
-                raise UserError("past_date", date=when)
-            return args[:i], when
+        if args[i].casefold() not in NEXT_WORDS:
+            continue
+        tail = " ".join(args[i + 1:])
+        if not looks_like_date(tail):
+            return args, None
+        if tail.casefold() in ("week", "month"):  # "next week", "next month"
+            tail = "next " + tail
+        when = read_date(tail, ctx)
+        if when < ctx.services.today():
+            raise UserError("past_date", date=when)
+        return args[:i], when
     return args, None
 
 
@@ -60,7 +77,7 @@ def visit(args: list[str], ctx: Context) -> Reply:
     note = " ".join(note_words)[:MAX_NOTE]
     if not note:
         raise UserError("usage", command="visit")
-    check_can_read(ctx.person, ctx.services, match.account_id)
+    check_can_write(ctx.person, ctx.services, match.account_id)
     today = ctx.services.today()
     row, created = log_interaction(
         ctx.services.engine, account_id=match.account_id, rep_id=ctx.person.id, kind=kind,
@@ -71,7 +88,7 @@ def visit(args: list[str], ctx: Context) -> Reply:
 
 SNOOZE_DEFAULT_DAYS = 7
 SNOOZE_MAX_DAYS = 90
-DONE_NOTE = {"en": "Marked done from a reminder", "zh": "从提醒中标记为已拜访"}
+DONE_NOTE = {"en": "Visit marked done", "zh": "已标记为已拜访"}
 
 
 def _visit_reply(match, row, created: bool, next_date, ctx: Context) -> Reply:
@@ -85,14 +102,16 @@ def _visit_reply(match, row, created: bool, next_date, ctx: Context) -> Reply:
 
 
 def snooze(args: list[str], ctx: Context) -> Reply:
-    """/snooze ACME [days]: no revisit reminder for the account until then (default 7 days)."""
+    """/snooze ACME [N days|weeks]: no revisit reminder for the account until then (7 days)."""
     days = SNOOZE_DEFAULT_DAYS
-    if len(args) > 1 and args[-1].isdigit():
-        days, args = int(args[-1]), args[:-1]
+    duration = parse_days(args[1:])
+    if duration is not None:
+        days, taken = duration
+        args = args[:-taken]
     if not args or not 1 <= days <= SNOOZE_MAX_DAYS:
         raise UserError("usage", command="snooze")
     match = find_account(" ".join(args), ctx)
-    check_can_read(ctx.person, ctx.services, match.account_id)
+    check_can_write(ctx.person, ctx.services, match.account_id)
     until = ctx.services.today() + timedelta(days=days)
     snooze_reminder(ctx.services.engine, account_id=match.account_id, rep_id=ctx.person.id,
                     until=until)
@@ -100,7 +119,10 @@ def snooze(args: list[str], ctx: Context) -> Reply:
 
 
 def done(args: list[str], ctx: Context) -> Reply:
-    """/done ACME [notes]: the due visit happened; logs it (today) so the cadence restarts."""
+    """/done ACME [notes]: the due visit happened; logs it (today) so the cadence restarts.
+
+    Once per account and day, whoever says it and however often (a typed /done after the
+    reminder's Done button logs nothing new); the note says only what happened."""
     if not args:
         raise UserError("usage", command="done")
     match = None
@@ -110,26 +132,42 @@ def done(args: list[str], ctx: Context) -> Reply:
             break
     if match is None:
         match, rest = find_account(args[0], ctx), args[1:]
-    check_can_read(ctx.person, ctx.services, match.account_id)
+    check_can_write(ctx.person, ctx.services, match.account_id)
+    today = ctx.services.today()
     note = " ".join(rest)[:MAX_NOTE] or DONE_NOTE.get(ctx.locale, DONE_NOTE["en"])
     row, created = log_interaction(
         ctx.services.engine, account_id=match.account_id, rep_id=ctx.person.id, kind="visit",
-        occurred_on=ctx.services.today(), summary=note, next_date=None,
-        source=ctx.request.platform, idempotency_key=_idempotency_key(ctx, "done"))
+        occurred_on=today, summary=note, next_date=None, source=ctx.request.platform,
+        idempotency_key=f"done:{match.account_id}:{today.isoformat()}")
     return _visit_reply(match, row, created, None, ctx)
 
 
+DUE_MODES = {"overdue": "overdue", "逾期": "overdue", "week": "week", "本周": "week"}
+TEAM_WORDS = {"team", "团队"}
+
+
 def due(args: list[str], ctx: Context) -> Reply:
-    mode = args[0].casefold() if args else "due"
-    mode = {"overdue": "overdue", "逾期": "overdue", "week": "week", "本周": "week"}.get(mode, mode)
-    if mode not in ("due", "overdue", "week") or len(args) > 1:
+    """/due [team] [overdue|week]: visits due, oldest first; `team` (managers, admins):
+    everyone's in the team (an admin's: the whole book), with each account's owner."""
+    words = [w.casefold() for w in args]
+    team = bool(words) and words[0] in TEAM_WORDS
+    rest = words[1:] if team else words
+    if len(rest) > 1 or (rest and rest[0] not in DUE_MODES):
         raise UserError("usage", command="due")
+    mode = DUE_MODES[rest[0]] if rest else "due"
+    owners: set[int] | None = {ctx.person.id}
+    if team:
+        if ctx.person.role not in ("manager", "admin"):
+            raise UserError("managers_only")
+        owners = visible_owner_ids(ctx.person, ctx.services, "team")
+        if ctx.person.role == "admin":
+            owners = None
     today = ctx.services.today()
     horizon = {"due": today, "overdue": today - timedelta(days=1),
                "week": today + timedelta(days=7)}[mode]
-    rows = [r for r in visits_due(ctx.services.engine, ctx.person.id, today,
+    rows = [r for r in visits_due(ctx.services.engine, owners, today,
                                   ctx.services.scoring.cadence_days) if r["due"] <= horizon]
-    return Reply("due", {"rows": rows, "mode": mode, "today": today})
+    return Reply("due", {"rows": rows, "mode": mode, "today": today, "team": team})
 
 
 FEEDBACK_KINDS = {"nps": "nps", "净推荐值": "nps", "complaint": "complaint", "投诉": "complaint"}
@@ -140,7 +178,7 @@ def feedback(args: list[str], ctx: Context) -> Reply:
     if k is None:
         raise UserError("usage", command="feedback")
     match = find_account(" ".join(args[:k]), ctx)
-    check_can_read(ctx.person, ctx.services, match.account_id)
+    check_can_write(ctx.person, ctx.services, match.account_id)
     kind, rest = FEEDBACK_KINDS[args[k].casefold()], args[k + 1:]
     score = None
     if kind == "nps":

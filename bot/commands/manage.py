@@ -5,7 +5,7 @@ import sqlalchemy as sa
 
 from bot.commands.accounts import Context, find_account
 from bot.commands.core import Reply, UserError
-from bot.commands.dates import DATE_HELP, parse_when
+from bot.commands.logbook import read_date
 from bot.commands.people import team_ids
 from storage.changes import clear_override, reassign, set_override
 from storage.models import Account, Rep
@@ -68,11 +68,9 @@ def override(args: list[str], ctx: Context) -> Reply:
     until = None
     u = next((i for i, w in enumerate(rest) if w.casefold() in UNTIL_WORDS), None)
     if u is not None:
-        until = parse_when(" ".join(rest[u + 1:]), ctx.services.today())
-        if until is None:
-            raise UserError("bad_date", text=" ".join(rest[u + 1:])[:60], examples=DATE_HELP)
+        until = read_date(" ".join(rest[u + 1:]), ctx)
         if until < ctx.services.today():
-            raise UserError("past_date", date=until)
+            raise UserError("past_expiry", date=until)
         rest = rest[:u]
     reason = " ".join(rest)
     if not reason:

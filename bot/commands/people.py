@@ -75,3 +75,10 @@ def check_can_read(person: Person, services: Services, account_id: int) -> None:
         owner = conn.execute(sa.select(Account.owner_id).where(Account.id == account_id)).scalar()
     if owner not in owners:
         raise UserError("not_your_account")
+
+
+def check_can_write(person: Person, services: Services, account_id: int) -> None:
+    """Logging a visit, a snooze, /done or feedback: writes follow reads. A rep may write
+    on exactly the accounts they may read (TIERBOT_VISIBILITY), never on one they cannot
+    see; changing ownership or tiers (/assign, /override) stays with managers in their team."""
+    check_can_read(person, services, account_id)

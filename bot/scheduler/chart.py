@@ -19,15 +19,58 @@ LABELS = {"en": {"title": "Accounts by tier", "last": "last week", "now": "this 
 TIER_LABELS = {"en": {t: t for t in TIERS},
                "zh": {"strategic": "战略", "key": "重点", "potential": "潜力", "general": "一般",
                       "at-risk": "风险"}}
-# Fonts with CJK glyphs when the machine has one; Latin text works with any.
-CJK_FONTS = ["Noto Sans CJK SC", "WenQuanYi Zen Hei", "Microsoft YaHei", "PingFang SC",
-             "SimHei", "DejaVu Sans"]
+# Fonts with CJK glyphs, preferred in this order; Latin text works with any.
+CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
+             "WenQuanYi Micro Hei", "Microsoft YaHei", "PingFang SC", "SimHei",
+             "Droid Sans Fallback", "AR PL UMing CN"]
+LATIN = "DejaVu Sans"
+SAMPLE = "中文"
+
+
+def find_cjk_fonts(manager=None, extra_dirs: list[str] | None = None,
+                   sample: str = SAMPLE) -> list[str]:
+    """Font families that can draw `sample` (Chinese), best first; empty if none.
+
+    matplotlib lists fonts from a cache built the first time it ran, so a font installed
+    later (apt install fonts-noto-cjk) is invisible to it until the cache is deleted. When
+    no family known to it fits, the font files on disk that the cache doesn't know are
+    added to the font manager (in memory; the cache file is left alone) and looked at."""
+    from matplotlib import font_manager
+
+    manager = manager or font_manager.fontManager
+    found = [n for n in CJK_FONTS if n in {f.name for f in manager.ttflist}]
+    if found:
+        return found
+    known = {f.fname for f in manager.ttflist}
+    paths = set(font_manager.findSystemFonts())
+    for folder in extra_dirs or ():
+        paths.update(font_manager.findSystemFonts(fontpaths=[folder]))
+    added: list[str] = []
+    for path in sorted(paths - known):
+        try:
+            manager.addfont(path)
+        except Exception:  # not a font matplotlib can read: skip it
+            continue
+        added.append(path)
+    names = {f.fname: f.name for f in manager.ttflist}
+    found = [n for n in CJK_FONTS if n in names.values()]
+    found += [names[p] for p in added if p in names and names[p] not in found
+              and _draws(p, sample)]
+    return found
+
+
+def _draws(path: str, sample: str) -> bool:
+    from matplotlib.ft2font import FT2Font
+
+    try:
+        font = FT2Font(path)
+    except Exception:
+        return False
+    return all(font.get_char_index(ord(ch)) for ch in sample)
 
 
 def _fonts() -> list[str]:
-    from matplotlib import font_manager
-    have = {f.name for f in font_manager.fontManager.ttflist}
-    return [f for f in CJK_FONTS if f in have] or ["DejaVu Sans"]
+    return [*find_cjk_fonts(), LATIN]
 
 
 FONTS = _fonts()
@@ -111,7 +154,7 @@ def tier_chart(book: dict, locale: str = "en") -> bytes:
     """A PNG (about 650x270 px): tier counts last week vs this week, and the biggest
     movements. Chinese labels need a CJK font (e.g. Debian's fonts-noto-cjk); without one
     the chart is labelled in English."""
-    if locale not in LABELS or (locale == "zh" and FONTS == ["DejaVu Sans"]):
+    if locale not in LABELS or (locale == "zh" and FONTS == [LATIN]):
         locale = "en"
     painters = getattr(_painters, "by_locale", None)
     if painters is None:

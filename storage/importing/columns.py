@@ -45,8 +45,9 @@ class KindSpec:
 
 
 SPECS: dict[str, KindSpec] = {
+    # `name` (Account Name, 客户名称) names the accounts an orders file creates.
     "orders": KindSpec(("account", "date", "amount"),
-                       ("order_id", "margin", "category", "currency")),
+                       ("order_id", "margin", "category", "currency", "name")),
     "accounts": KindSpec(("account", "name"), ("owner", "industry", "size", "region", "aliases")),
     "reps": KindSpec(("rep", "name"), ("email", "role", "manager", "slack_user_id",
                                        "wecom_userid", "timezone", "locale",

@@ -28,6 +28,11 @@ class ImportSummary:
     updated: int = 0
     skipped: int = 0
     accounts_created: int = 0
+    accounts_named: int = 0
+    # Rows that are valid but doubtful (a future date, an outlier amount): warned about,
+    # refused with --strict.
+    doubts: list[RowError] = field(default_factory=list)
+    doubts_total: int = 0
     dry_run: bool = False
     warnings: list[str] = field(default_factory=list)
 
@@ -36,12 +41,23 @@ class ImportSummary:
         out = [f"{self.file}: {self.rows} {self.kind} rows read."]
         out.append(f"  {self.created} {verb} created, {self.updated} updated, "
                    f"{self.skipped} skipped (already present or unchanged).")
-        if self.accounts_created:
-            out.append(f"  {self.accounts_created} accounts not seen before {verb} created "
-                       "with their key as name (import accounts to name them).")
+        unnamed = self.accounts_created - self.accounts_named
+        if self.accounts_named:
+            out.append(f"  {self._new_accounts(self.accounts_named)} with the name in the file.")
+        if unnamed:
+            out.append(f"  {self._new_accounts(unnamed)} with their key as name (import "
+                       "accounts, or add an Account Name column, to name them).")
         if self.dry_run:
             out.append("  Dry run: nothing was written. Run again without --dry-run to import.")
         return out
+
+    def _new_accounts(self, n: int) -> str:
+        verb = "would be" if self.dry_run else ("was" if n == 1 else "were")
+        return f"{_n(n, 'new account')} {verb} created"
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 class ImportFailed(Exception):

@@ -57,6 +57,7 @@ class Batch:
     rows: str | list[tuple]  # COPY text (PostgreSQL) or tuples (SQLite); see the module doc
     new_keys: list[str]  # account keys this batch is the first to mention
     position: int  # how far the reader got, in the table's `total` unit
+    new_names: dict[str, str] = field(default_factory=dict)  # their names, when the file has them
 
 
 @dataclass
@@ -77,7 +78,9 @@ def import_orders(conn: Connection, table: Table, index: dict[str, int], summary
     rebuild = _drop_scan_index_if_big(conn, table)
     report = Converted(errors=errors)
     for batch in converted_batches(table, index, default_currency, True, report):
-        summary.accounts_created += _create_accounts(conn, known, batch.new_keys)
+        created, named = _create_accounts(conn, known, batch.new_keys, batch.new_names)
+        summary.accounts_created += created
+        summary.accounts_named += named
         sink.write(batch.rows)
         if progress:
             progress(batch.position)
@@ -107,6 +110,8 @@ def convert_rows(table: Table, index: dict[str, int], default_currency: str, cop
     seen_keys: set[str] = set()
     lines: list = []
     new_keys: list[str] = []
+    new_names: dict[str, str] = {}
+    name_at = index.get("name")
     rows = 0
     for line_no, cells in table.rows:
         rows += 1
@@ -122,6 +127,8 @@ def convert_rows(table: Table, index: dict[str, int], default_currency: str, cop
         if row[0] not in seen_keys:
             seen_keys.add(row[0])
             new_keys.append(row[0])
+            if name_at is not None and str(cells[name_at]).strip():
+                new_names[row[0]] = str(cells[name_at]).strip()[:300]
         if copy_text:
             text = SEP.join(row)
             if text.count(SEP) != FIELDS - 1 or "\n" in text or "\r" in text or "\x1e" in text:
@@ -132,11 +139,11 @@ def convert_rows(table: Table, index: dict[str, int], default_currency: str, cop
         else:
             lines.append(row)
         if len(lines) >= batch_size:
-            yield Batch(_pack(lines, copy_text), new_keys, table.position())
-            lines, new_keys = [], []
+            yield Batch(_pack(lines, copy_text), new_keys, table.position(), new_names)
+            lines, new_keys, new_names = [], [], {}
     report.rows = rows
     if lines and not errors:
-        yield Batch(_pack(lines, copy_text), new_keys, table.position())
+        yield Batch(_pack(lines, copy_text), new_keys, table.position(), new_names)
 
 
 def _pack(lines: list, copy_text: bool) -> str | list[tuple]:
@@ -255,8 +262,8 @@ def _convert_in_child(table: Table, index, default_currency: str, copy_text: boo
 
     try:
         while (message := receive())[0] == "batch":
-            _, rows, new_keys, position = message
-            yield Batch(rows if copy_text else marshal.loads(rows), new_keys, position)
+            _, rows, new_keys, position, new_names = message
+            yield Batch(rows if copy_text else marshal.loads(rows), new_keys, position, new_names)
         _, report.rows, listed, total = message
         for e in listed:
             report.errors.add(e.line, e.column, e.reason)
@@ -301,7 +308,7 @@ def _child_main(path: str, encoding: str, index, default_currency: str, copy_tex
             for batch in convert_rows(table, index, default_currency, copy_text, report,
                                       batch_size):
                 rows = batch.rows if copy_text else marshal.dumps(batch.rows)
-                sender.send(("batch", rows, batch.new_keys, batch.position))
+                sender.send(("batch", rows, batch.new_keys, batch.position, batch.new_names))
         finally:
             table.close()
     except ImportFailed as exc:
@@ -346,18 +353,21 @@ def _drop_scan_index_if_big(conn: Connection, table: Table):
     return lambda: index.create(conn)
 
 
-def _create_accounts(conn: Connection, known: dict[str, int], keys: list[str]) -> int:
-    """Create the accounts in `keys` not seen before (named by their key); returns how many.
+def _create_accounts(conn: Connection, known: dict[str, int], keys: list[str],
+                     names: dict[str, str] | None = None) -> tuple[int, int]:
+    """Create the accounts in `keys` not seen before, named from the file's account name
+    column when it has one, else by their key: (how many created, how many named).
 
     `known` maps every account key to its id and is kept up to date."""
     new = [k for k in keys if k not in known]
+    names = names or {}
     if new:
-        conn.execute(sa.insert(Account), [{"key": k, "name": k} for k in new])
+        conn.execute(sa.insert(Account), [{"key": k, "name": names.get(k, k)} for k in new])
         for start in range(0, len(new), 1000):
             chunk = new[start:start + 1000]
             known.update(conn.execute(
                 sa.select(Account.key, Account.id).where(Account.key.in_(chunk))).all())
-    return len(new)
+    return len(new), sum(1 for k in new if k in names)
 
 
 COLUMNS = "account_id, order_date, amount, order_id, margin, category, currency, dedupe_key"

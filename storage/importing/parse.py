@@ -9,7 +9,7 @@ import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-_MONTHS = {
+MONTHS = {
     m: i + 1
     for i, names in enumerate(
         [
@@ -32,6 +32,24 @@ _TIME_TAIL = re.compile(r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)
 DATE_HELP = "use YYYY-MM-DD, e.g. 2026-03-01 (also 2026/3/1, 20260301, 1 Mar 2026, 2026年3月1日)"
 
 
+class AmbiguousDate(ValueError):
+    """A numeric date like 3/4 that reads as both day/month and month/day."""
+
+
+def month_and_day(a: int, b: int) -> tuple[int, int]:
+    """(month, day) of a numeric `a/b` date, the one rule for imports and chat alike: the
+    order is taken from the numbers when only one order is a date (13/4 and 4/13 are both
+    13 April; 5/5 is 5 May); when both orders are dates (3/4) it is ambiguous and refused,
+    because teams write both and a silently wrong date is worse than retyping one."""
+    if a > 12 >= b or a == b:
+        return b, a
+    if b > 12 >= a:
+        return a, b
+    if a <= 12 and b <= 12:
+        raise AmbiguousDate(f"{a}/{b}")
+    return a, b  # neither order is a date: the caller's calendar check says so
+
+
 def _make_date(y: int, m: int, d: int, raw: str) -> date:
     try:
         return date(y, m, d)
@@ -52,24 +70,22 @@ def parse_date(value: object) -> date:
     if m := _YMD.fullmatch(text) or _YMD_CN.fullmatch(text) or _COMPACT.fullmatch(text):
         return _make_date(int(m[1]), int(m[2]), int(m[3]), raw)
     if m := _DMY_TEXT.fullmatch(text):
-        month = _MONTHS.get(m[2].lower())
+        month = MONTHS.get(m[2].lower())
         if month:
             return _make_date(int(m[3]), month, int(m[1]), raw)
     if m := _MDY_TEXT.fullmatch(text):
-        month = _MONTHS.get(m[1].lower())
+        month = MONTHS.get(m[1].lower())
         if month:
             return _make_date(int(m[3]), month, int(m[2]), raw)
     if m := _NUMERIC_DMY.fullmatch(text):
         a, b, y = int(m[1]), int(m[2]), int(m[3])
-        if a > 12 >= b:
-            return _make_date(y, b, a, raw)
-        if b > 12 >= a:
-            return _make_date(y, a, b, raw)
-        if a == b:
-            return _make_date(y, a, b, raw)
-        raise ValueError(
-            f"{raw!r} is ambiguous: it could be day/month or month/day; {DATE_HELP}"
-        )
+        try:
+            month, day_ = month_and_day(a, b)
+        except AmbiguousDate:
+            raise ValueError(
+                f"{raw!r} is ambiguous: it could be day/month or month/day; {DATE_HELP}"
+            ) from None
+        return _make_date(y, month, day_, raw)
     raise ValueError(f"{raw!r} is not a date; {DATE_HELP}")
 
 

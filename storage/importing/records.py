@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from storage.importing.errors import ErrorCollector
+from storage.importing.errors import MAX_LISTED_ERRORS, ErrorCollector, RowError
 from storage.importing.parse import parse_date
 from storage.importing.reader import Table
 from storage.schedule import BadTime, parse_clock, parse_weekly
@@ -259,9 +259,20 @@ def import_interactions(conn, table, index, summary, errors) -> None:
             ctx.text("account"), rec["occurred_on"], rec["kind"], rep_key, rec["summary"])
         if ctx.ok:
             records.append(rec)
+            _check_next_date(ctx, rec, summary)
     if not errors:
         _insert_new(conn, Interaction, Interaction.idempotency_key, "idempotency_key",
                     records, summary)
+
+
+def _check_next_date(ctx: RowContext, rec: dict, summary) -> None:
+    """A next date before the contact it was planned at is valid but surely a slip."""
+    planned, on = rec["next_date"], rec["occurred_on"]
+    if planned is not None and on is not None and planned < on:
+        summary.doubts_total += 1
+        if len(summary.doubts) < MAX_LISTED_ERRORS:
+            summary.doubts.append(RowError(ctx.line, "next_date", f"next date {planned} is "
+                                           f"before the contact's date {on}; check it"))
 
 
 def import_feedback(conn, table, index, summary, errors) -> None:

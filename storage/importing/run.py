@@ -7,6 +7,7 @@ BEGIN, so a chat write committed meanwhile cannot make it fail with "database is
 """
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Callable
 
@@ -14,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from storage.engine import is_sqlite
 from storage.importing import merge, records
+from storage.importing.checks import last_order_id, order_doubts
 from storage.importing.columns import SPECS, map_columns
 from storage.importing.errors import ErrorCollector, ImportFailed, ImportSummary, RowError
 from storage.importing.orders import import_orders
@@ -34,10 +36,14 @@ ProgressFactory = Callable[[int], Callable[[int], None]]
 def import_file(engine: Engine, kind: str, path: Path, *, dry_run: bool = False,
                 encoding: str | None = None, default_currency: str = "USD",
                 progress: ProgressFactory | None = None,
-                waiting: merge.Waiting | None = None) -> ImportSummary:
-    """Import `path` as `kind`. Raises ImportFailed (nothing written) on any bad row.
+                waiting: merge.Waiting | None = None, strict: bool = False,
+                today: date | None = None) -> ImportSummary:
+    """Import `path` as `kind`. Raises ImportFailed (nothing written) on any bad row, and
+    with `strict` on any doubtful one too (`summary.doubts`: future order dates, outlier
+    amounts, a next date before its contact), which are otherwise reported as warnings.
 
     `waiting` is told (once) when the import waits for another one to finish merging."""
+    today = today or date.today()
     if kind not in SPECS:
         raise ImportFailed(path.name, [RowError(0, None, f"unknown kind {kind!r}; use one of: "
                                                          f"{', '.join(KINDS)}")])
@@ -50,18 +56,25 @@ def import_file(engine: Engine, kind: str, path: Path, *, dry_run: bool = False,
         if kind == "orders" and is_sqlite(engine):
             import_orders_staged(engine, table, index, summary, errors, dry_run=dry_run,
                                  default_currency=default_currency, progress=tick,
-                                 waiting=waiting)
+                                 waiting=waiting, strict=strict, today=today)
             _check(table, summary, errors)
             return summary
         with engine.connect() as conn:
             trans = _begin(conn, waiting)
             try:
                 if kind == "orders":
+                    before = last_order_id(conn)
                     import_orders(conn, table, index, summary, errors,
                                   default_currency=default_currency, progress=tick)
                 else:
                     _RECORD_IMPORTERS[kind](conn, table, index, summary, errors)
                 _check(table, summary, errors)
+                if kind == "orders":
+                    doubts, total = order_doubts(conn, before, today)
+                    summary.doubts += doubts
+                    summary.doubts_total += total
+                if strict and summary.doubts_total:
+                    raise ImportFailed(table.name, summary.doubts, summary.doubts_total)
             except BaseException:
                 trans.rollback()
                 raise

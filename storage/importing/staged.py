@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Connection, Engine
 
+from datetime import date
+
 from storage.importing import merge
+from storage.importing.checks import staged_order_doubts
 from storage.importing.errors import ErrorCollector, ImportFailed, ImportSummary, RowError
 from storage.importing.orders import COLUMNS, Converted, Progress, converted_batches
 from storage.importing.reader import Table
@@ -18,7 +21,7 @@ from storage.importing.reader import Table
 # affinities on the way in, exactly as a direct insert would.
 _STAGE = ("CREATE TEMP TABLE _orders_in (account, order_date, amount, order_id, margin, "
           "category, currency, dedupe_key)",
-          "CREATE TEMP TABLE _keys_in (key)")
+          "CREATE TEMP TABLE _keys_in (key, name)")
 _DROP = ("DROP TABLE IF EXISTS temp._orders_in", "DROP TABLE IF EXISTS temp._keys_in",
          "DROP TABLE IF EXISTS temp._plan")
 # Once the accounts exist: the rows with their account ids, in the covering index's order,
@@ -27,7 +30,8 @@ _PLAN = ("CREATE TEMP TABLE _plan AS SELECT a.id AS account_id, t.order_date, t.
          "t.order_id, t.margin, t.category, t.currency, t.dedupe_key "
          "FROM temp._orders_in t JOIN main.accounts a ON a.key = t.account "
          "ORDER BY a.id, t.order_date")
-_NEW_ACCOUNTS = ("INSERT INTO main.accounts (key, name) SELECT k.key, k.key FROM temp._keys_in k "
+_NEW_ACCOUNTS = ("INSERT INTO main.accounts (key, name) SELECT k.key, coalesce(k.name, k.key) "
+                 "FROM temp._keys_in k "
                  "WHERE k.rowid > ? AND k.rowid <= ? "
                  "AND NOT EXISTS (SELECT 1 FROM main.accounts a WHERE a.key = k.key)")
 _NEW_ORDERS = (f"INSERT INTO main.orders ({COLUMNS}) SELECT {COLUMNS} FROM temp._plan "
@@ -35,14 +39,20 @@ _NEW_ORDERS = (f"INSERT INTO main.orders ({COLUMNS}) SELECT {COLUMNS} FROM temp.
 _WOULD_CREATE = ("SELECT (SELECT count(*) FROM (SELECT DISTINCT dedupe_key FROM temp._orders_in) t "
                  "WHERE NOT EXISTS (SELECT 1 FROM main.orders o WHERE o.dedupe_key = t.dedupe_key)),"
                  " (SELECT count(*) FROM temp._keys_in k "
-                 "WHERE NOT EXISTS (SELECT 1 FROM main.accounts a WHERE a.key = k.key))")
+                 "WHERE NOT EXISTS (SELECT 1 FROM main.accounts a WHERE a.key = k.key)),"
+                 " (SELECT count(*) FROM temp._keys_in k WHERE k.name IS NOT NULL "
+                 "AND NOT EXISTS (SELECT 1 FROM main.accounts a WHERE a.key = k.key))")
+
 
 
 def import_orders_staged(engine: Engine, table: Table, index: dict[str, int],
                          summary: ImportSummary, errors: ErrorCollector, *,
                          default_currency: str, dry_run: bool, progress: Progress | None = None,
-                         waiting: merge.Waiting | None = None) -> None:
-    """Stage, validate, then (unless `dry_run` or an error) merge into the book."""
+                         waiting: merge.Waiting | None = None, strict: bool = False,
+                         today: date | None = None) -> None:
+    """Stage, validate, then (unless `dry_run`, an error, or with `strict` a doubtful row)
+    merge into the book. Doubtful rows (future dates, outlier amounts) are checked on the
+    staging, so `strict` refuses them before anything reaches the book."""
     with engine.connect() as conn:
         # A big page cache keeps the unique and covering indexes in memory while merging
         # (per connection: set back before the connection returns to the pool).
@@ -53,9 +63,12 @@ def import_orders_staged(engine: Engine, table: Table, index: dict[str, int],
                                   progress)
             if errors or not staged:
                 return
+            summary.doubts, summary.doubts_total = staged_order_doubts(conn, today or date.today())
+            if strict and summary.doubts_total:
+                raise ImportFailed(table.name, summary.doubts, summary.doubts_total)
             if dry_run:
-                summary.created, summary.accounts_created = conn.exec_driver_sql(
-                    _WOULD_CREATE).one()
+                summary.created, summary.accounts_created, summary.accounts_named = (
+                    conn.exec_driver_sql(_WOULD_CREATE).one())
                 conn.rollback()
             else:
                 _merge(conn, staged, keys, summary, waiting)
@@ -80,8 +93,8 @@ def _stage(conn: Connection, table: Table, index, summary, errors, default_curre
         for batch in converted_batches(table, index, default_currency, False, report):
             cursor.executemany("INSERT INTO temp._orders_in VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                batch.rows)
-            cursor.executemany("INSERT INTO temp._keys_in VALUES (?)",
-                               [(k,) for k in batch.new_keys])
+            cursor.executemany("INSERT INTO temp._keys_in VALUES (?, ?)",
+                               [(k, batch.new_names.get(k)) for k in batch.new_keys])
             staged += len(batch.rows)
             keys += len(batch.new_keys)
             if progress:
@@ -98,6 +111,10 @@ def _merge(conn: Connection, staged: int, keys: int, summary: ImportSummary, wai
     try:
         summary.accounts_created = merge.merge_in_chunks(
             conn, lease, keys, _runner(_NEW_ACCOUNTS), last=False)
+        # Named = created here with a name from the file (the accounts past the watermark).
+        summary.accounts_named = conn.exec_driver_sql(
+            "SELECT count(*) FROM temp._keys_in k JOIN main.accounts a ON a.key = k.key "
+            "WHERE k.name IS NOT NULL AND a.id > ?", (lease.accounts_after,)).scalar_one()
         conn.exec_driver_sql(_PLAN)  # reads the book, writes only TEMP: no write lock
         conn.commit()
         summary.created = merge.merge_in_chunks(
