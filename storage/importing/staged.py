@@ -64,6 +64,7 @@ def import_orders_staged(engine: Engine, table: Table, index: dict[str, int],
             if errors or not staged:
                 return
             summary.doubts, summary.doubts_total = staged_order_doubts(conn, today or date.today())
+            conn.rollback()  # read only; the merge begins its own transactions
             if strict and summary.doubts_total:
                 raise ImportFailed(table.name, summary.doubts, summary.doubts_total)
             if dry_run:
