@@ -16,7 +16,6 @@ import logging
 import resource
 import socket
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Union
@@ -127,6 +126,9 @@ class HttpServer:
             log_config=None, access_log=False, server_header=False)
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
+        # Waits are on this event, not Thread.join: a join interrupted by a signal (SIGTERM
+        # -> KeyboardInterrupt) marks a running thread as finished on Python 3.11.
+        self._stopped = threading.Event()
 
     @property
     def port(self) -> int:
@@ -139,19 +141,23 @@ class HttpServer:
 
     def start(self) -> "HttpServer":
         """Serve on a thread of its own; returns once connections are accepted."""
-        self._thread = threading.Thread(target=self._server.run, args=([self._socket],),
-                                        name="tierbot-http", daemon=True)
+        def run() -> None:
+            try:
+                self._server.run([self._socket])
+            finally:
+                self._stopped.set()
+
+        self._thread = threading.Thread(target=run, name="tierbot-http", daemon=True)
         self._thread.start()
         while not self._server.started:
-            if not self._thread.is_alive():
+            if self._stopped.wait(0.01):
                 raise RuntimeError("the HTTP server stopped while starting (see the log)")
-            time.sleep(0.01)
         return self
 
     def wait(self) -> None:
         """Block until the server has stopped (a signal's KeyboardInterrupt ends the wait)."""
         if self._thread is not None:
-            self._thread.join()
+            self._stopped.wait()
 
     def stop(self) -> None:
         """Drain: stop accepting, close idle connections, let requests in progress finish
@@ -160,7 +166,7 @@ class HttpServer:
             self._socket.close()
             return
         self._server.should_exit = True
-        self._thread.join(self.limits.drain_timeout + 5)
+        self._stopped.wait(self.limits.drain_timeout + 5)
 
 
 def raise_open_files_limit() -> tuple[int, int]:
