@@ -65,13 +65,16 @@ class SlackAdapter:
     """The bolt App with tierbot's listeners; `http_route` serves /slack/events."""
 
     def __init__(self, services: Services, settings: Settings, *, client: WebClient | None = None,
-                 workers: int = 4):
+                 workers: int = 1):
         if not settings.slack_enabled:
             raise ValueError("Slack needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
         self.services = services
         self.client = client or web_client(settings)
         secret = settings.slack_signing_secret.get_secret_value()
         self.verifier = SignatureVerifier(secret)
+        # One thread for the commands' work by default: in CPython they share one core
+        # anyway, and each more CPU-bound thread takes turns from the acknowledgements of
+        # a burst (bench/slack_ack.py: ack p99 about 280 ms with one, 420-640 ms with 2-4).
         self.executor = ThreadPoolExecutor(workers, "tierbot-slack")
         # process_before_response=True: the ack is sent when dispatch returns, and dispatch
         # does no more than ack; all work is in lazy listeners on the executor.
