@@ -25,7 +25,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
-from starlette.requests import Request as HttpRequest
+from starlette.requests import Request as StarletteRequest
 from starlette.responses import PlainTextResponse, Response
 
 from bot.commands import Reply, Request, Services, dispatch
@@ -87,7 +87,7 @@ class SlackAdapter:
         self._register()
 
     # ---- transport -------------------------------------------------------------------
-    async def http_route(self, request: HttpRequest) -> Response:
+    async def http_route(self, request: StarletteRequest) -> Response:
         """/slack/events, through bolt's Starlette adapter.
 
         The signature and timestamp are checked here, before bolt sees the body: bolt logs
