@@ -1,6 +1,7 @@
 """The `tierbot` command line: the composition root that builds settings and the engine."""
 from __future__ import annotations
 
+import logging
 import sys
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -12,6 +13,7 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy import exc as sa_exc
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
 from bot.settings import Settings
@@ -492,8 +494,9 @@ NO_PLATFORM = ("No chat platform is configured (set SLACK_BOT_TOKEN and SLACK_SI
 
 
 def _service_logging() -> None:
-    import logging
-
+    # One handler and format for everything, uvicorn's "uvicorn.error" logger included
+    # (its own logging config is not used); uvicorn's access log is off: bot.http_guard
+    # writes one that escapes what clients send.
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -518,11 +521,13 @@ def serve(
     """Run the bot: Slack at /slack/events (or Socket Mode), WeCom at /wecom/callback, /healthz,
     and the scheduler (one instance leads; the others stand by)."""
     from bot.serve import SetupError, build
+    from bot.server import raise_open_files_limit
 
     _service_logging()
-    # Acks are short and must not wait behind a long command on another thread: switch
-    # threads more often than Python's default 5 ms.
-    sys.setswitchinterval(0.001)
+    before, after = raise_open_files_limit()
+    if after > before:
+        logging.getLogger("tierbot.serve").info("open files limit raised from %d to %d",
+                                                before, after)
     settings = load_settings()
     with store(settings) as engine:
         services = _services(settings, engine)
@@ -531,6 +536,12 @@ def serve(
         except SetupError as exc:
             err.print(f"[red]Cannot start:[/red] {exc}")
             raise typer.Exit(2) from None
+        except OSError as exc:  # the address is taken or not ours
+            where = f"{host or settings.http_host}:{settings.http_port if port is None else port}"
+            err.print(f"[red]Cannot start:[/red] cannot listen on {escape(where)} "
+                      f"({escape(exc.strerror or str(exc))}). Choose another with --host/--port "
+                      "or TIERBOT_HTTP_HOST/TIERBOT_HTTP_PORT.", highlight=False)
+            raise typer.Exit(2) from None
         if running.slack_mode == "off" and not running.wecom:
             err.print(f"{NO_PLATFORM}; serving /healthz only.")
         if with_scheduler:
@@ -538,16 +549,18 @@ def serve(
             scheduler = build_scheduler(services, settings)
             scheduler.start()
             running.closers.append(scheduler.shutdown)
-        out.print(f"tierbot listening on {running.server.url} (slack: {running.slack_mode}, "
-                  f"wecom: {'on' if running.wecom else 'off'})", markup=False, highlight=False)
-        sys.stdout.flush()
         _stop_on_sigterm()
         try:
-            running.server.serve_forever()
+            running.server.start()
+            out.print(f"tierbot listening on {running.server.url} (slack: {running.slack_mode}, "
+                      f"wecom: {'on' if running.wecom else 'off'})", markup=False,
+                      highlight=False)
+            sys.stdout.flush()
+            running.server.wait()
         except KeyboardInterrupt:
             pass
         finally:
-            running.stop()
+            running.stop()  # drains the server first, then the adapters and the scheduler
             out.print("tierbot stopped.")
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from bot.commands import Services
+from bot.http_guard import HttpLimits
 from bot.server import HttpRequest, HttpResponse, HttpServer
 from bot.settings import Settings
 
@@ -23,12 +24,14 @@ class Running:
     closers: list = field(default_factory=list)
 
     def stop(self) -> None:
+        """Graceful: the server stops accepting and finishes the requests in progress
+        first, then the adapters finish their acknowledged work and the scheduler stops."""
+        self.server.stop()
         for close in reversed(self.closers):
             try:
                 close()
             except Exception:  # pragma: no cover - best effort on shutdown
                 log.exception("error while stopping")
-        self.server.stop()
 
 
 class SetupError(Exception):
@@ -50,10 +53,11 @@ def build(services: Services, settings: Settings, *, host: str | None = None,
         except SlackSetupError as exc:
             raise SetupError(f"Slack refused SLACK_BOT_TOKEN ({exc}). Copy the Bot User OAuth "
                              "Token (xoxb-...) from OAuth & Permissions.") from None
+        closers.append(slack.close)
         if settings.slack_app_token:
             handler = slack.socket_mode(settings.slack_app_token.get_secret_value())
             handler.connect()
-            closers.append(handler.close)
+            closers.append(handler.close)  # closed first: no new envelopes, then the work
             slack_mode = "socket"
         else:
             routes["/slack/events"] = slack.http_route
@@ -74,7 +78,7 @@ def build(services: Services, settings: Settings, *, host: str | None = None,
         closers.append(wecom.close)
         wecom_on = True
 
-    def health(request: HttpRequest) -> HttpResponse:
+    def health(request: HttpRequest) -> HttpResponse:  # on a worker thread, like every query
         try:
             with services.engine.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
@@ -89,5 +93,6 @@ def build(services: Services, settings: Settings, *, host: str | None = None,
     # Build the account lookup index now, not on the first user's command.
     threading.Thread(target=services.accounts, name="tierbot-warm", daemon=True).start()
     server = HttpServer(host or settings.http_host,
-                        settings.http_port if port is None else port, routes)
+                        settings.http_port if port is None else port, routes,
+                        HttpLimits.from_settings(settings))
     return Running(server, slack_mode, wecom_on, closers)

@@ -1,23 +1,36 @@
-"""The one HTTP server of `tierbot serve`: routes to the platform adapters, and /healthz.
+"""The one HTTP server of `tierbot serve`: Starlette under uvicorn, with the limits of
+`bot.http_guard` in front of every route.
 
-A threading server from the standard library: each request on its own thread, so a slow
-database call for one user never delays another user's acknowledgement. Adapters see a
-plain `HttpRequest` and return an `HttpResponse`; nothing here knows about Slack or WeCom.
+Routes are either plain functions `HttpRequest -> HttpResponse` (WeCom, /healthz), which
+know nothing of any web framework and run on the server's bounded worker threads, or
+Starlette endpoints (Slack, through bolt's own Starlette adapter). Blocking work never runs
+on the event loop: the loop only moves bytes, so one slow database call delays nobody
+else's acknowledgement, and thousands of idle or stalled connections cost a few KB each
+instead of a thread each.
 """
 from __future__ import annotations
 
+import inspect
 import json
 import logging
+import resource
+import socket
 import threading
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
+from typing import Awaitable, Callable, Union
 from urllib.parse import parse_qs
 
-log = logging.getLogger("tierbot.http")
+import anyio
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route as StarletteRoute
 
-MAX_BODY = 1_000_000  # Slack and WeCom payloads are a few KB; refuse anything absurd.
+from bot.http_guard import Guard, HttpLimits, protocol_with_header_timeout
+
+log = logging.getLogger("tierbot.http")
 
 
 @dataclass(frozen=True)
@@ -44,91 +57,127 @@ class HttpResponse:
                    {"Content-Type": "application/json; charset=utf-8"})
 
 
-Route = Callable[[HttpRequest], HttpResponse]
+PlainRoute = Callable[[HttpRequest], HttpResponse]
+Endpoint = Callable[[Request], Awaitable[Response]]
+Route = Union[PlainRoute, Endpoint]
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256  # bursts of slash commands queue instead of being refused
+async def run_blocking(request: Request, fn, *args):
+    """Run `fn(*args)` on the server's worker threads: at most `HttpLimits.workers` at once,
+    the rest wait their turn without holding the event loop."""
+    return await anyio.to_thread.run_sync(fn, *args, limiter=request.app.state.workers)
+
+
+def build_app(routes: dict[str, Route], limits: HttpLimits):
+    """The ASGI application: `routes` (exact path -> route) behind the `Guard`."""
+    # Every route sees GET and POST and answers each as it should (405 for one it takes not).
+    app = Starlette(routes=[StarletteRoute(path, _endpoint(path, route), methods=["GET", "POST"])
+                            for path, route in routes.items()])
+    app.state.workers = anyio.CapacityLimiter(limits.workers)
+    return Guard(app, limits)
+
+
+def _endpoint(path: str, route: Route) -> Endpoint:
+    if inspect.iscoroutinefunction(route):
+        async def call(request: Request) -> Response:
+            return await route(request)
+    else:
+        async def call(request: Request) -> Response:
+            plain = HttpRequest(request.method, path, request.url.query,
+                                dict(request.headers), await request.body())
+            return _to_starlette(await run_blocking(request, route, plain))
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await call(request)
+        except Exception:
+            ref = uuid.uuid4().hex[:8]
+            log.exception("request to %s failed [ref %s]", path, ref)
+            return Response(f"internal error, ref {ref}", 500, media_type="text/plain")
+
+    return endpoint
+
+
+def _to_starlette(response: HttpResponse) -> Response:
+    headers = {"Content-Type": "text/plain; charset=utf-8", **response.headers}
+    return Response(response.body, response.status, headers=headers)
 
 
 class HttpServer:
-    """Serve `routes` (exact path -> handler) on host:port; port 0 picks a free port."""
+    """Serve `routes` on host:port (0 picks a free port; the socket is bound at once)."""
 
-    def __init__(self, host: str, port: int, routes: dict[str, Route]):
+    def __init__(self, host: str, port: int, routes: dict[str, Route],
+                 limits: HttpLimits | None = None):
         self.routes = dict(routes)
-        handler = _handler_class(self.routes)
-        self._server = _Server((host, port), handler)
+        self.limits = limits or HttpLimits()
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._socket = socket.create_server((host, port), family=family, backlog=2048)
+        config = uvicorn.Config(
+            build_app(self.routes, self.limits),
+            http=protocol_with_header_timeout(self.limits.header_timeout),
+            timeout_keep_alive=self.limits.keepalive_timeout,
+            timeout_graceful_shutdown=self.limits.drain_timeout,
+            # uvicorn's limit_concurrency counts idle connections too (a few thousand
+            # stalled sockets would turn every real request into a 503), so requests in
+            # progress are capped by the Guard and blocking work by the worker limiter.
+            limit_concurrency=None, backlog=2048, loop="asyncio", ws="none", lifespan="off",
+            # Logging is the CLI's (one format); uvicorn's access log would print the
+            # URL-decoded path, where %0A is a newline, so the Guard writes its own.
+            log_config=None, access_log=False, server_header=False)
+        self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
-        self._serving = False
+        # Waits are on this event, not Thread.join: a join interrupted by a signal (SIGTERM
+        # -> KeyboardInterrupt) marks a running thread as finished on Python 3.11.
+        self._stopped = threading.Event()
 
     @property
     def port(self) -> int:
-        return self._server.server_address[1]
+        return self._socket.getsockname()[1]
 
     @property
     def url(self) -> str:
-        host = self._server.server_address[0]
-        return f"http://{host}:{self.port}"
+        host = self._socket.getsockname()[0]
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     def start(self) -> "HttpServer":
-        self._serving = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="tierbot-http",
-                                        daemon=True)
+        """Serve on a thread of its own; returns once connections are accepted."""
+        def run() -> None:
+            try:
+                self._server.run([self._socket])
+            finally:
+                self._stopped.set()
+
+        self._thread = threading.Thread(target=run, name="tierbot-http", daemon=True)
         self._thread.start()
+        while not self._server.started:
+            if self._stopped.wait(0.01):
+                raise RuntimeError("the HTTP server stopped while starting (see the log)")
         return self
 
-    def serve_forever(self) -> None:
-        self._serving = True
-        self._server.serve_forever()
+    def wait(self) -> None:
+        """Block until the server has stopped (a signal's KeyboardInterrupt ends the wait)."""
+        if self._thread is not None:
+            self._stopped.wait()
 
     def stop(self) -> None:
-        if self._serving:  # shutdown() waits for a loop that must have started
-            self._server.shutdown()
-        self._server.server_close()
-        if self._thread:
-            self._thread.join(timeout=5)
+        """Drain: stop accepting, close idle connections, let requests in progress finish
+        (at most `drain_timeout` seconds), then return."""
+        if self._thread is None:
+            self._socket.close()
+            return
+        self._server.should_exit = True
+        self._stopped.wait(self.limits.drain_timeout + 5)
 
 
-def _handler_class(routes: dict[str, Route]):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "tierbot"
-
-        def log_message(self, fmt, *args):  # requests are logged by the adapters, not here
-            log.debug("%s " + fmt, self.address_string(), *args)
-
-        def _handle(self) -> None:
-            path, _, query = self.path.partition("?")
-            route = routes.get(path)
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY:
-                self._send(HttpResponse(413, "request too large"))
-                return
-            body = self.rfile.read(length) if length else b""
-            if route is None:
-                self._send(HttpResponse(404, "not found"))
-                return
-            request = HttpRequest(self.command, path, query,
-                                  {k.lower(): v for k, v in self.headers.items()}, body)
-            try:
-                response = route(request)
-            except Exception:
-                ref = uuid.uuid4().hex[:8]
-                log.exception("request to %s failed [ref %s]", path, ref)
-                response = HttpResponse(500, f"internal error, ref {ref}")
-            self._send(response)
-
-        def _send(self, response: HttpResponse) -> None:
-            body = response.body.encode("utf-8") if isinstance(response.body, str) else response.body
-            self.send_response(response.status)
-            headers = {"Content-Type": "text/plain; charset=utf-8", **response.headers}
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_GET = do_POST = _handle
-
-    return Handler
+def raise_open_files_limit() -> tuple[int, int]:
+    """Raise this process's soft limit on open files to the hard limit, so thousands of
+    idle client sockets don't exhaust file descriptors. -> (before, after)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1_048_576)
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return soft, soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):  # e.g. macOS caps below an "infinite" hard limit
+        return soft, soft
+    return soft, target

@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     # and /healthz.
     http_host: str = "127.0.0.1"
     http_port: int = Field(3000, ge=0, le=65535)
+    # Its limits (seconds, bytes, counts): see bot/http_guard.py and the README.
+    http_header_timeout: float = Field(10, gt=0, le=300)
+    http_body_timeout: float = Field(15, gt=0, le=300)
+    http_keepalive_timeout: float = Field(5, gt=0, le=300)
+    http_max_body: int = Field(1_000_000, ge=1_000, le=100_000_000)
+    http_workers: int = Field(16, ge=1, le=256)
+    http_max_requests: int = Field(1000, ge=1, le=100_000)
+    http_drain_timeout: float = Field(20, ge=0, le=600)
 
     # Slack (the platform's own variable names). With an app token, Socket Mode is used.
     slack_bot_token: SecretStr | None = _env("SLACK_BOT_TOKEN")

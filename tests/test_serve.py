@@ -3,16 +3,20 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from tests.slack_support import SECRET, TOKEN, slash
+from tests.slack_support import SECRET, TOKEN, signed_request_head, slash, slash_body
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,6 +70,42 @@ def test_serve_answers_slack_and_health(db_url, tmp_path, fake, monkeypatch):
     assert proc.returncode == 0, errors
     assert "tierbot stopped." in out
     assert TOKEN not in out + errors and SECRET not in out + errors
+
+
+def test_sigterm_finishes_the_request_in_progress_and_refuses_new_connections(
+        db_url, tmp_path, fake, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    env = _prepared_env(db_url, tmp_path)
+    env.update(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=fake.api_url)
+    proc, url = _start(env, tmp_path)
+    address = (urlsplit(url).hostname, urlsplit(url).port)
+    body = slash_body("/tier", "ACME", user="U0TOMBK01", response_url=fake.response_url("drain"))
+    try:
+        with socket.create_connection(address, timeout=10) as sock:
+            sock.sendall(signed_request_head(address[1], body, extra="Expect: 100-continue\r\n"))
+            # "100 Continue": the request is in progress, the server waits for its body.
+            assert sock.recv(100).startswith(b"HTTP/1.1 100 ")
+            proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while True:  # the listening socket closes: new connections are refused
+                try:
+                    socket.create_connection(address, timeout=1).close()
+                except ConnectionRefusedError:
+                    break
+                assert time.monotonic() < deadline, "still accepting connections after SIGTERM"
+                time.sleep(0.05)
+            sock.sendall(body.encode())
+            answer = b""
+            while chunk := sock.recv(4096):
+                answer += chunk
+    finally:
+        out, errors = proc.communicate(timeout=30)
+    assert answer.startswith(b"HTTP/1.1 200 "), (answer, errors)
+    assert proc.returncode == 0, errors
+    assert "tierbot stopped." in out
+    # The acknowledged command's work finished before the process ended.
+    [call] = fake.of("response")
+    assert "ACME Corp" in call.args["text"]
 
 
 def test_serve_refuses_half_a_slack_configuration(db_url, tmp_path, monkeypatch):

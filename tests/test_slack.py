@@ -23,6 +23,7 @@ def bot(services, fake):
     server.events = server.url + "/slack/events"
     yield server
     server.stop()
+    adapter.close()
 
 
 def test_tier_slash_command_answers_on_response_url(bot, fake):
