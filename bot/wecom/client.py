@@ -75,8 +75,9 @@ class WeComClient(WeChatClient):
             raise _without_url(exc) from None
 
     def refresh_token(self) -> None:
-        """Forget the shared token (WeCom said it expired) and fetch a new one."""
-        self.session.delete(self.access_token_key)
+        """Fetch a new token (WeCom said the stored one expired); storing it replaces the old
+        one in one upsert. Deleting first would leave a moment with no token at all, in which
+        every other sender would fetch one of its own."""
         self.fetch_access_token()
 
     @property
