@@ -93,10 +93,11 @@ def test_cli_score_export_backtest(demo, db_url, tmp_path, monkeypatch):
     env = {"TIERBOT_DATABASE_URL": db_url}
     result = runner.invoke(app, ["export", "scores"], env=env)
     assert result.exit_code == 1 and "run `tierbot score` first" in result.output
-    result = runner.invoke(app, ["score", "--as-of", "2026-11-22"], env=env)
+    # Two runs a season apart, both in the past (a run dated after today is refused).
+    result = runner.invoke(app, ["score", "--as-of", "2026-08-24"], env=env)
     assert result.exit_code == 0, result.output
-    assert "Scored 120 accounts as of 2026-11-22" in result.output and "First snapshot" in result.output
-    result = runner.invoke(app, ["score", "--as-of", "2027-02-20"], env=env)
+    assert "Scored 120 accounts as of 2026-08-24" in result.output and "First snapshot" in result.output
+    result = runner.invoke(app, ["score", "--as-of", "2026-11-22"], env=env)
     assert "Movements since the previous snapshot:" in result.output and " -> " in result.output
     out = tmp_path / "scores.csv"
     result = runner.invoke(app, ["export", "scores", "--out", str(out)], env=env)
