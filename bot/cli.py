@@ -233,19 +233,29 @@ def _scoring_config(settings: Settings):
         raise typer.Exit(2) from None
 
 
+def _company_today(settings: Settings) -> date:
+    """Today in the company's timezone: the day the nightly rescore and the chat use."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo(settings.timezone)).date()
+
+
 @app.command()
 def score(as_of: Optional[str] = typer.Option(None, "--as-of",
-                                              help="Score as of this date (default today).")) -> None:
+                                              help="Score as of this date (default today; "
+                                                   "not after today).")) -> None:
     """Rescore the whole book, store a snapshot, and show tier counts and movements."""
     from bot.scoring_jobs import NothingToScore, rescore
     from scoring.config import TIERS
 
     settings = load_settings()
     config = _scoring_config(settings)
-    day = _parse_cli_date(as_of, "--as-of") if as_of else date.today()
+    today = _company_today(settings)
+    day = _parse_cli_date(as_of, "--as-of") if as_of else today
     with store(settings) as engine:
         try:
-            result = rescore(engine, config, day)
+            result = rescore(engine, config, day, today=today)
         except NothingToScore as exc:
             err.print(str(exc), markup=False)
             raise typer.Exit(1) from None
@@ -253,14 +263,85 @@ def score(as_of: Optional[str] = typer.Option(None, "--as-of",
     out.print(f"Scored {total:,} accounts as of {day} (run {result.run_id}).")
     for tier in TIERS:
         out.print(f"  {tier:<10} {result.counts.get(tier, 0):>7,}")
+    if result.current is not None:
+        run_id, run_as_of = result.current
+        out.print(f"This run is dated before the current run {run_id} (as of {run_as_of}): it "
+                  "is kept as history, and cards, lists, digests and alerts still use run "
+                  f"{run_id}. `tierbot runs` lists the runs.")
     if result.first_run:
-        out.print("First snapshot: movements show from the next run on.")
+        out.print("First snapshot: movements show from the next run on."
+                  if result.current is None else
+                  f"No run dated on or before {day} to compare with: no movements.")
     elif not result.moves:
         out.print("No tier movements since the previous snapshot.")
     else:
         out.print("Movements since the previous snapshot:")
         for (src, dst), n in sorted(result.moves.items(), key=lambda kv: -kv[1]):
             out.print(f"  {src:>10} -> {dst:<10} {n:>6,}")
+
+
+runs_app = typer.Typer(help="List score runs, or delete one.", invoke_without_command=True)
+app.add_typer(runs_app, name="runs")
+
+
+@runs_app.callback()
+def runs(ctx: typer.Context) -> None:
+    """List score runs, newest first; the current one (what every card uses) is marked."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from storage.scores import list_runs
+
+    settings = load_settings()
+    today = _company_today(settings)
+    with store(settings) as engine:
+        rows = list_runs(engine)
+    if not rows:
+        out.print("No score runs yet: run `tierbot score`.")
+        return
+    out.print(f"{'run':>5}  {'as of':<10}  {'created (UTC)':<16}  {'accounts':>8}", markup=False)
+    for r in rows:
+        note = "  current" if r["current"] else ""
+        if r["as_of"] > today:
+            note += "  dated after today: delete it (tierbot runs delete %d)" % r["id"]
+        out.print(f"{r['id']:>5}  {r['as_of'].isoformat():<10}  {_utc(r['created_at'])}  "
+                  f"{r['accounts']:>8,}{note}", markup=False, highlight=False)
+    out.print("The current run is the newest by as-of date (then the latest made); cards, "
+              "lists, digests and alerts use it.", markup=False)
+
+
+def _utc(moment) -> str:
+    from datetime import timezone
+
+    if moment.tzinfo is None:  # SQLite hands timestamps back without their zone (UTC)
+        moment = moment.replace(tzinfo=timezone.utc)
+    return f"{moment.astimezone(timezone.utc):%Y-%m-%d %H:%M}"
+
+
+@runs_app.command("delete")
+def runs_delete(run_id: int = typer.Argument(..., help="The run's number (see tierbot runs)."),
+                yes: bool = typer.Option(False, "--yes", help="Don't ask for confirmation.")) -> None:
+    """Delete one score run and its snapshots (asks first; --yes doesn't)."""
+    from storage.scores import delete_run, list_runs
+
+    settings = load_settings()
+    with store(settings) as engine:
+        rows = list_runs(engine)
+        run = next((r for r in rows if r["id"] == run_id), None)
+        if run is None:
+            err.print(f"There is no score run {run_id}. `tierbot runs` lists them.")
+            raise typer.Exit(1)
+        what = f"run {run_id} (as of {run['as_of']}, {run['accounts']:,} account snapshots)"
+        if run["current"]:
+            rest = [r for r in rows if r["id"] != run_id]
+            then = (f"run {rest[0]['id']} (as of {rest[0]['as_of']}) becomes the current run: "
+                    "every card, list and digest will show its scores"
+                    if rest else "no run is left: cards say 'not scored' until the next score")
+            out.print(f"{what} is the current run; if you delete it, {then}.", markup=False)
+        if not yes and not typer.confirm(f"Delete {what}?", default=False):
+            err.print("Nothing deleted.")
+            raise typer.Exit(1)
+        delete_run(engine, run_id)
+    out.print(f"Deleted {what}.", markup=False)
 
 
 export_app = typer.Typer(help="Export data.", no_args_is_help=True)
@@ -281,7 +362,8 @@ def export_scores(
     fmt = _export_format(fmt, out_file)
     settings = load_settings()
     with store(settings) as engine:
-        rows = latest_snapshot_rows(engine, settings.locale)
+        rows = latest_snapshot_rows(engine, settings.locale, today=_company_today(settings),
+                                    cadence=_scoring_config(settings).cadence_days)
     if not rows:
         err.print("No scores yet: run `tierbot score` first.")
         raise typer.Exit(1)

@@ -12,7 +12,8 @@ from scoring.book import NO_DATE
 from scoring.config import ScoringConfig
 from scoring.engine import Scores, score_book
 from scoring.metrics import roc_auc, top_decile
-from storage.scores import (accounts_with_orders, load_book, load_overrides, load_previous_tiers,
+from storage.scores import (accounts_with_orders, current_run, load_book, load_overrides,
+                            load_previous_tiers,
                             save_snapshot)
 
 
@@ -22,22 +23,34 @@ class ScoreRunResult:
     as_of: date
     counts: Counter
     moves: Counter
-    first_run: bool
+    first_run: bool  # no earlier run (by date) to compare with
+    current: tuple[int, date] | None = None  # (id, as_of) of the current run, when not this one
 
 
 class NothingToScore(Exception):
     """The book is empty, or has too little history for what was asked; says what to do."""
 
 
+class FutureAsOf(NothingToScore):
+    """A score dated after today: it would become the current run and drive every card
+    (and "at-risk since" dates) with a day that hasn't happened."""
+
+
 MIN_BACKTEST_ACCOUNTS = 20
 
 
 def rescore(engine: Engine, config: ScoringConfig, as_of: date, *,
-            models: tuple | None = None) -> ScoreRunResult:
+            models: tuple | None = None, today: date | None = None) -> ScoreRunResult:
     """Score the whole book as of `as_of` and store a snapshot per account.
 
-    `models` (tests only) applies given models instead of fitting them."""
-    previous = load_previous_tiers(engine)
+    Tiers and movements follow the run that was current on `as_of` (for a backdated run,
+    the run before it by date, not the newest). With `today`, an `as_of` after it is refused
+    (FutureAsOf). `models` (tests only) applies given models instead of fitting them."""
+    if today is not None and as_of > today:
+        raise FutureAsOf(f"--as-of {as_of} is after today ({today}): a score can only use "
+                         "data up to a day that has happened. Leave --as-of out to score as "
+                         "of today, or give an earlier date.")
+    previous = load_previous_tiers(engine, on=as_of)
     book = load_book(engine, as_of, window_days=config.window_days)
     if len(book) == 0:
         raise NothingToScore("There are no accounts yet. Import them first (tierbot import "
@@ -45,7 +58,11 @@ def rescore(engine: Engine, config: ScoringConfig, as_of: date, *,
     scores = score_book(book, config, previous={a: p.tier for a, p in previous.items()},
                         overrides=load_overrides(engine, as_of), models=models)
     run_id, moves = save_snapshot(engine, scores, previous)
-    return ScoreRunResult(run_id, as_of, Counter(scores.tier.tolist()), moves, not previous)
+    with engine.connect() as conn:
+        now_current = current_run(conn)
+    other = None if now_current.id == run_id else (now_current.id, now_current.as_of)
+    return ScoreRunResult(run_id, as_of, Counter(scores.tier.tolist()), moves, not previous,
+                          other)
 
 
 @dataclass

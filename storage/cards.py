@@ -2,20 +2,23 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 
-from storage.models import (Account, Interaction, Order, Rep, ScoreRun, ScoreSnapshot,
+from storage.models import (Account, Interaction, Order, Rep, ScoreSnapshot,
                             TierOverride)
-from storage.scores import latest_run_id
+from storage.scores import current_run, current_run_id, run_before
 from storage.settled import only_settled
 
 
-def account_card(engine: Engine, account_id: int, today=None) -> dict:
-    """The account, its owner, its latest snapshot, last order, last interaction, override."""
+def account_card(engine: Engine, account_id: int, today: date) -> dict:
+    """The account, its owner, its snapshot in the current run, last order, override, and
+    its contacts live from the log: the last one up to `today`, how many in the 90 days to
+    `today` (`contacts_90`), and how many were logged after the run was made
+    (`logged_since_score`: the snapshot's contact figures don't know those)."""
     owner = aliased(Rep)
     with engine.connect() as conn:
         account = conn.execute(
@@ -23,30 +26,36 @@ def account_card(engine: Engine, account_id: int, today=None) -> dict:
                       owner.key.label("owner_key"), owner.name.label("owner_name"))
             .outerjoin(owner, owner.id == Account.owner_id)
             .where(Account.id == account_id)).mappings().one()
-        run = latest_run_id(conn)
+        run = current_run(conn)
         snapshot = None
         if run is not None:
             snapshot = conn.execute(sa.select(ScoreSnapshot).where(
-                ScoreSnapshot.run_id == run, ScoreSnapshot.account_id == account_id)).mappings().first()
+                ScoreSnapshot.run_id == run.id, ScoreSnapshot.account_id == account_id)).mappings().first()
         last_order = conn.execute(only_settled(
             sa.select(Order.order_date, Order.amount, Order.currency)
             .where(Order.account_id == account_id)
             .order_by(Order.order_date.desc(), Order.id.desc()).limit(1),
             conn.dialect.name)).mappings().first()
+        mine = sa.and_(Interaction.account_id == account_id, Interaction.occurred_on <= today)
         last_touch = conn.execute(
             sa.select(Interaction.occurred_on, Interaction.kind, Interaction.summary,
                       Rep.name.label("rep_name"))
-            .outerjoin(Rep, Rep.id == Interaction.rep_id)
-            .where(Interaction.account_id == account_id)
+            .outerjoin(Rep, Rep.id == Interaction.rep_id).where(mine)
             .order_by(Interaction.occurred_on.desc(), Interaction.id.desc()).limit(1)).mappings().first()
+        contacts_90 = conn.execute(sa.select(sa.func.count()).where(
+            mine, Interaction.occurred_on > today - timedelta(days=90))).scalar_one()
+        logged_since = 0
+        if run is not None:
+            logged_since = conn.execute(sa.select(sa.func.count()).where(
+                Interaction.account_id == account_id,
+                Interaction.created_at > run.created_at)).scalar_one()
         setter = aliased(Rep)
         override = conn.execute(
             sa.select(TierOverride.tier, TierOverride.reason, TierOverride.expires_on,
                       setter.name.label("by"))
             .outerjoin(setter, setter.id == TierOverride.set_by_id)
             .where(TierOverride.account_id == account_id, TierOverride.cleared_at.is_(None))
-            .where(sa.or_(TierOverride.expires_on.is_(None), today is None,
-                          TierOverride.expires_on >= today))
+            .where(sa.or_(TierOverride.expires_on.is_(None), TierOverride.expires_on >= today))
             .order_by(TierOverride.created_at.desc(), TierOverride.id.desc()).limit(1)).mappings().first()
     snap = dict(snapshot) if snapshot else None
     if snap:
@@ -54,18 +63,19 @@ def account_card(engine: Engine, account_id: int, today=None) -> dict:
     return {"account": dict(account), "snapshot": snap,
             "last_order": dict(last_order) if last_order else None,
             "last_interaction": dict(last_touch) if last_touch else None,
+            "contacts_90": contacts_90, "logged_since_score": logged_since,
             "override": dict(override) if override else None}
 
 
 def at_risk_accounts(engine: Engine, owner_ids: set[int] | None, *, min_risk: float,
                      limit: int) -> list[dict]:
-    """At-risk tier or risk >= min_risk in the latest snapshot, most value at stake first.
+    """At-risk tier or risk >= min_risk in the current run, most value at stake first.
 
     Value at stake = churn risk x (12-month spend, or CLV when higher)."""
     owner = aliased(Rep)
     s = ScoreSnapshot
     with engine.connect() as conn:
-        run = latest_run_id(conn)
+        run = current_run_id(conn)
         if run is None:
             return []
         stake = s.churn_risk * sa.func.coalesce(
@@ -88,23 +98,21 @@ def at_risk_accounts(engine: Engine, owner_ids: set[int] | None, *, min_risk: fl
 
 
 def book_by_tier(engine: Engine, owner_ids: set[int] | None, *, week_days: int = 7) -> dict:
-    """Counts and 12-month revenue per tier in the latest run, and movements since the
-    latest run at least `week_days` older (about a week ago)."""
+    """Counts and 12-month revenue per tier in the current run, and movements since the run
+    that was current `week_days` before it (about a week ago)."""
     s, old = ScoreSnapshot, aliased(ScoreSnapshot)
     with engine.connect() as conn:
-        latest = conn.execute(sa.select(ScoreRun.id, ScoreRun.as_of).order_by(
-            ScoreRun.as_of.desc(), ScoreRun.id.desc()).limit(1)).first()
+        latest = current_run(conn)
         if latest is None:
-            return {"as_of": None, "tiers": [], "moves": [], "since": None}
+            return {"as_of": None, "tiers": [], "moves": [], "since": None, "run": None,
+                    "since_run": None}
         mine = sa.select(Account.id)
         if owner_ids is not None:
             mine = mine.where(Account.owner_id.in_(owner_ids))
         tiers = conn.execute(
             sa.select(s.tier, sa.func.count(), sa.func.coalesce(sa.func.sum(s.monetary), 0))
             .where(s.run_id == latest.id, s.account_id.in_(mine)).group_by(s.tier)).all()
-        before = conn.execute(sa.select(ScoreRun.id, ScoreRun.as_of).where(
-            ScoreRun.as_of <= latest.as_of - timedelta(days=week_days)).order_by(
-            ScoreRun.as_of.desc(), ScoreRun.id.desc()).limit(1)).first()
+        before = run_before(conn, latest.as_of, week_days)
         moves = []
         if before is not None:
             moves = conn.execute(
@@ -112,17 +120,19 @@ def book_by_tier(engine: Engine, owner_ids: set[int] | None, *, week_days: int =
                 .join(old, sa.and_(old.account_id == s.account_id, old.run_id == before.id))
                 .where(s.run_id == latest.id, s.account_id.in_(mine), old.tier != s.tier)
                 .group_by(old.tier, s.tier).order_by(sa.func.count().desc())).all()
-    return {"as_of": latest.as_of, "since": before.as_of if before else None,
+    return {"as_of": latest.as_of, "since": before.as_of if before else None, "run": latest.id,
+            "since_run": before.id if before else None,
             "tiers": [{"tier": t, "accounts": n, "revenue": float(r)} for t, n, r in tiers],
             "moves": [{"from": a, "to": b, "accounts": n} for a, b, n in moves]}
 
 
-def newly_at_risk(engine: Engine, owner_id: int, *, limit: int = 20) -> tuple[int | None, list[dict]]:
-    """(latest run id, the owner's accounts that moved into the at-risk tier in that run),
-    most value at stake first."""
+def newly_at_risk(engine: Engine, owner_id: int, *, limit: int = 20,
+                  run_id: int | None = None) -> tuple[int | None, list[dict]]:
+    """(the run, the owner's accounts that moved into the at-risk tier in that run), most
+    value at stake first. The run: `run_id` (the one an alert is for), else the current."""
     s = ScoreSnapshot
     with engine.connect() as conn:
-        run = latest_run_id(conn)
+        run = run_id if run_id is not None else current_run_id(conn)
         if run is None:
             return None, []
         stake = s.churn_risk * sa.func.coalesce(

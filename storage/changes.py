@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from storage.models import Account, AuditEntry, ScoreSnapshot, TierOverride
-from storage.scores import latest_run_id
+from storage.scores import current_run_id
 
 
 def _now() -> datetime:
@@ -47,8 +47,12 @@ def set_override(engine: Engine, *, account_id: int, tier: str, reason: str,
             return None
         details = json.loads(snap.details or "{}")
         if snap.tier_rule != "override":
+            # The model's verdict and its tier history, to come back exactly on clearing.
             details["model"] = {"tier": snap.tier, "rule": snap.tier_rule,
-                                "matched": details.get("matched", {})}
+                                "matched": details.get("matched", {}),
+                                "previous_tier": snap.previous_tier,
+                                "tier_since": snap.tier_since.isoformat()
+                                if snap.tier_since else None}
         details["matched"] = {"reason": reason, "by": actor_name,
                               "until": expires_on.isoformat() if expires_on else None}
         changed = snap.tier != tier
@@ -76,16 +80,27 @@ def clear_override(engine: Engine, *, account_id: int, actor_id: int, today: dat
             model = details.pop("model", None)
             if model:
                 details["matched"] = model["matched"]
+                if "previous_tier" in model:
+                    # Set and cleared within this run: as if the override never was (no
+                    # "was key" for a tier the account only had by hand, for a while).
+                    previous = model["previous_tier"]
+                    since = date.fromisoformat(model["tier_since"]) if model["tier_since"] \
+                        else None
+                else:
+                    # The override was in force when the run scored: the account was shown
+                    # in the override's tier until now.
+                    changed = snap.tier != model["tier"]
+                    previous = snap.tier if changed else snap.previous_tier
+                    since = today if changed else snap.tier_since
                 conn.execute(sa.update(ScoreSnapshot).where(ScoreSnapshot.id == snap.id).values(
                     tier=model["tier"], tier_rule=model["rule"],
                     details=json.dumps(details, ensure_ascii=False),
-                    previous_tier=snap.tier if snap.tier != model["tier"] else snap.previous_tier,
-                    tier_since=today if snap.tier != model["tier"] else snap.tier_since))
+                    previous_tier=previous, tier_since=since))
         return True
 
 
 def _latest_snapshot(conn, account_id: int):
-    run = latest_run_id(conn)
+    run = current_run_id(conn)
     if run is None:
         return None
     return conn.execute(sa.select(ScoreSnapshot).where(

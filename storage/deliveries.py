@@ -20,6 +20,24 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def alert_period(run_id: int) -> str:
+    """The ledger period of a score run's at-risk alerts: one alert per run and rep."""
+    return f"run-{run_id}"
+
+
+def alert_run_id(period: str) -> int:
+    return int(period.removeprefix("run-"))
+
+
+def retire_alert_period(conn, run_id: int) -> None:
+    """A deleted run's alert rows get a period no later run can have (SQLite may give a new
+    run the deleted one's id): kept as history, never mistaken for the new run's alerts."""
+    conn.execute(sa.update(Delivery).where(
+        Delivery.kind == "alert", Delivery.period == alert_period(run_id)).values(
+        period=sa.literal("deleted-") + sa.cast(Delivery.id, sa.String) + "-"
+        + alert_period(run_id)))
+
+
 def existing(engine: Engine, recipient_id: int, kind: str, period: str, channel: str):
     with engine.connect() as conn:
         return conn.execute(sa.select(Delivery).where(

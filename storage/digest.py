@@ -12,8 +12,8 @@ from sqlalchemy.orm import aliased
 
 from storage.cards import at_risk_accounts, book_by_tier
 from storage.logbook import visits_due
-from storage.models import Account, Rep, ScoreRun, ScoreSnapshot
-from storage.scores import latest_run_id
+from storage.models import Account, Rep, ScoreSnapshot
+from storage.scores import current_run, run_before
 
 
 def digest_data(engine: Engine, owner_ids: set[int] | None, *, today: date,
@@ -23,7 +23,7 @@ def digest_data(engine: Engine, owner_ids: set[int] | None, *, today: date,
         "book": book,
         "kpis": _kpis(engine, owner_ids, book) | {
             "repurchase_by_tier": repurchase_by_tier(engine, owner_ids, today)},
-        "moved": _moved_accounts(engine, owner_ids, book["since"]),
+        "moved": _moved_accounts(engine, owner_ids, book),
         "at_risk": at_risk_accounts(engine, owner_ids, min_risk=60.0, limit=5),
         "revisits": _revisits(engine, owner_ids, today, cadence, week_days),
     }
@@ -33,7 +33,7 @@ def _kpis(engine, owner_ids, book) -> dict:
     """Repurchase rate (of accounts that bought in 12 months, the share that bought twice or
     more), revenue by tier, and the strategic tier's share of revenue."""
     with engine.connect() as conn:
-        run = latest_run_id(conn)
+        run = book["run"]
         buyers = repeat = 0
         if run is not None:
             stmt = (sa.select(sa.func.count().filter(ScoreSnapshot.frequency >= 1),
@@ -53,15 +53,17 @@ def _kpis(engine, owner_ids, book) -> dict:
 def repurchase_by_tier(engine: Engine, owner_ids: set[int] | None, today: date,
                        back_days: int = 30) -> list[dict]:
     """Per tier, the repurchase rate (buyers with 2+ orders in the window / buyers) in the
-    latest run and in the latest run at least `back_days` older (None when there is none)."""
+    current run (`now`) and in the run that was current `back_days` before it (`before`,
+    of the run dated `since`).
+
+    With no run that old (a book scored for less than a month, as a fresh demo is),
+    `since` and every `before` are None: the digest says so rather than leaving the
+    comparison out. A tier without buyers (then or now) has None for that figure."""
     with engine.connect() as conn:
-        latest = conn.execute(sa.select(ScoreRun.id, ScoreRun.as_of).order_by(
-            ScoreRun.as_of.desc(), ScoreRun.id.desc()).limit(1)).first()
+        latest = current_run(conn)
         if latest is None:
             return []
-        before = conn.execute(sa.select(ScoreRun.id).where(
-            ScoreRun.as_of <= latest.as_of - timedelta(days=back_days)).order_by(
-            ScoreRun.as_of.desc(), ScoreRun.id.desc()).limit(1)).scalar()
+        before = run_before(conn, latest.as_of, back_days)
 
         def rates(run_id):
             stmt = (sa.select(ScoreSnapshot.tier,
@@ -75,24 +77,24 @@ def repurchase_by_tier(engine: Engine, owner_ids: set[int] | None, today: date,
                     for tier, buyers, repeat in conn.execute(stmt)}
 
         now = rates(latest.id)
-        then = rates(before) if before is not None else {}
-    return [{"tier": t, "now": now.get(t), "before": then.get(t)}
+        then = rates(before.id) if before is not None else {}
+    since = before.as_of if before is not None else None
+    return [{"tier": t, "now": now.get(t), "before": then.get(t), "since": since}
             for t in ("strategic", "key", "potential", "general", "at-risk") if t in now]
 
 
-def _moved_accounts(engine, owner_ids, since: date | None, limit: int = 10) -> list[dict]:
-    if since is None:
+def _moved_accounts(engine, owner_ids, book: dict, limit: int = 10) -> list[dict]:
+    """Accounts whose tier differs between the current run and the one a week before it
+    (the runs `book_by_tier` compared)."""
+    if book["since_run"] is None:
         return []
     s, old = ScoreSnapshot, aliased(ScoreSnapshot)
     with engine.connect() as conn:
-        run = latest_run_id(conn)
-        before = conn.execute(sa.select(ScoreRun.id).where(ScoreRun.as_of == since)
-                              .order_by(ScoreRun.id.desc()).limit(1)).scalar()
         stmt = (sa.select(Account.key, Account.name, old.tier.label("was"), s.tier, s.tier_rule,
                           s.details, s.monetary)
-                .join(old, sa.and_(old.account_id == s.account_id, old.run_id == before))
+                .join(old, sa.and_(old.account_id == s.account_id, old.run_id == book["since_run"]))
                 .join(Account, Account.id == s.account_id)
-                .where(s.run_id == run, old.tier != s.tier)
+                .where(s.run_id == book["run"], old.tier != s.tier)
                 .order_by(s.monetary.desc(), Account.key).limit(limit))
         if owner_ids is not None:
             stmt = stmt.where(Account.owner_id.in_(owner_ids))
@@ -103,22 +105,23 @@ def _moved_accounts(engine, owner_ids, since: date | None, limit: int = 10) -> l
     return rows
 
 
-def _revisits(engine, owner_ids, today, cadence, week_days) -> dict:
+def _revisits(engine, owner_ids, today, cadence, week_days, shown: int = 5) -> dict:
+    """Overdue and due-this-week revisits (the first `shown` of each, with the totals) and
+    per-rep counts, from `visits_due` like every other due date."""
     with engine.connect() as conn:
         stmt = sa.select(Rep.id, Rep.name).order_by(Rep.name)
         if owner_ids is not None:
             stmt = stmt.where(Rep.id.in_(owner_ids))
         reps = conn.execute(stmt).all()
     horizon = today + timedelta(days=week_days)
-    per_rep, overdue, this_week = [], [], []
+    rows = visits_due(engine, [rep_id for rep_id, _ in reps], today, cadence) if reps else []
+    late = [r for r in rows if r["due"] < today]
+    soon = [r for r in rows if today <= r["due"] <= horizon]
+    per_rep = []
     for rep_id, name in reps:
-        rows = visits_due(engine, rep_id, today, cadence)
-        late = [r for r in rows if r["due"] < today]
-        soon = [r for r in rows if today <= r["due"] <= horizon]
-        if rows:
-            per_rep.append({"rep": name, "overdue": len(late), "this_week": len(soon)})
-        overdue += late
-        this_week += soon
-    return {"per_rep": per_rep, "overdue": sorted(overdue, key=lambda r: r["due"])[:5],
-            "overdue_total": len(overdue), "this_week": sorted(this_week, key=lambda r: r["due"])[:5],
-            "this_week_total": len(this_week)}
+        if any(r["owner_id"] == rep_id for r in rows):
+            per_rep.append({"rep": name,
+                            "overdue": sum(r["owner_id"] == rep_id for r in late),
+                            "this_week": sum(r["owner_id"] == rep_id for r in soon)})
+    return {"per_rep": per_rep, "overdue": late[:shown], "overdue_total": len(late),
+            "this_week": soon[:shown], "this_week_total": len(soon)}

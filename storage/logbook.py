@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from storage.models import (Account, Feedback, Interaction, ReminderSnooze, Rep, ScoreSnapshot,
                             utcnow)
-from storage.scores import latest_run_id
+from storage.scores import current_run_id
 
 
 def log_interaction(engine: Engine, *, account_id: int, rep_id: int, kind: str, occurred_on: date,
@@ -57,29 +57,39 @@ def snooze_reminder(engine: Engine, *, account_id: int, rep_id: int, until: date
 def visits_due(engine: Engine, owner_id: int | Collection[int] | None, today: date,
                cadence: dict[str, int], account_id: int | None = None) -> list[dict]:
     """The owner's (or owners', e.g. a team's; None: everyone's) accounts with the date
-    each is due a visit and the owner's name (`owner`), oldest first.
+    each is due a visit (`due`), why (`basis`), the owner (`owner_id`, `owner`), oldest
+    first. THE due rule: the card, /due, /visit's reply, reminders, the digest and the
+    export all read it from here, live from the interaction log (no score needed).
 
-    Due = the next date the rep planned at the last contact, else the last contact plus
-    the tier's cadence (tier from the latest score), else today for accounts never
-    contacted; a snooze that ends later pushes it to the snooze's end (`snoozed` is set).
-    Live from the interaction log, so a visit logged a minute ago counts."""
+    - The last contact (`last`) is the latest interaction dated up to `today`.
+    - The plan made at the last contact counts: the latest next date recorded on that day
+      (`planned`), if it is after the contact. An earlier contact's plan does not: a
+      contact after a planned date supersedes it ("/done" restarts the cadence).
+    - Else the last contact plus the tier's cadence (tier from the current score run,
+      "general" when unscored); an account never contacted is due today.
+    - A snooze ending later than that moves it to the snooze's end (`snoozed`)."""
     owners = [owner_id] if isinstance(owner_id, int) else owner_id
+    i = Interaction
     with engine.connect() as conn:
-        run = latest_run_id(conn)
-        touches = (sa.select(Interaction.account_id,
-                             sa.func.max(Interaction.occurred_on).label("last"),
-                             sa.func.max(Interaction.next_date).label("planned"))
-                   .where(Interaction.occurred_on <= today))
+        run = current_run_id(conn)
+        last = sa.select(i.account_id, sa.func.max(i.occurred_on).label("last")).where(
+            i.occurred_on <= today)
         # Aggregate only the accounts asked about, not the whole interaction log.
         if account_id is not None:
-            touches = touches.where(Interaction.account_id == account_id)
+            last = last.where(i.account_id == account_id)
         elif owners is not None:
-            touches = touches.where(Interaction.account_id.in_(
+            last = last.where(i.account_id.in_(
                 sa.select(Account.id).where(Account.owner_id.in_(owners))))
-        touches = touches.group_by(Interaction.account_id).subquery()
+        last = last.group_by(i.account_id).subquery()
+        # The plan made at the last contact: next dates recorded on that day only.
+        touches = (sa.select(last.c.account_id, last.c.last,
+                             sa.func.max(i.next_date).label("planned"))
+                   .join(i, sa.and_(i.account_id == last.c.account_id,
+                                    i.occurred_on == last.c.last))
+                   .group_by(last.c.account_id, last.c.last).subquery())
         stmt = (sa.select(Account.id, Account.key, Account.name, ScoreSnapshot.tier,
                           touches.c.last, touches.c.planned, ReminderSnooze.until,
-                          Rep.name.label("owner"))
+                          Account.owner_id, Rep.name.label("owner"))
                 .outerjoin(ScoreSnapshot, sa.and_(ScoreSnapshot.account_id == Account.id,
                                                   ScoreSnapshot.run_id == run))
                 .outerjoin(touches, touches.c.account_id == Account.id)
@@ -93,15 +103,16 @@ def visits_due(engine: Engine, owner_id: int | Collection[int] | None, today: da
     for r in rows:
         tier = r["tier"] or "general"
         if r["planned"] and (r["last"] is None or r["planned"] > r["last"]):
-            r["due"] = r["planned"]
+            r["due"], r["basis"] = r["planned"], "planned"
         elif r["last"]:
-            r["due"] = r["last"] + timedelta(days=cadence.get(tier, 90))
+            r["due"], r["basis"] = r["last"] + timedelta(days=cadence.get(tier, 90)), "cadence"
         else:
-            r["due"] = today
+            r["due"], r["basis"] = today, "never"
         until = r.pop("until")
         r["snoozed"] = bool(until and until > today and until > r["due"])
         if r["snoozed"]:
-            r["due"] = until
+            r["due"], r["basis"] = until, "snoozed"
         r["tier"] = tier
+        r["cadence"] = cadence.get(tier, 90)
         r["days_overdue"] = (today - r["due"]).days
     return sorted(rows, key=lambda r: (r["due"], r["key"]))

@@ -3,8 +3,8 @@
 Matching ignores case, full/half width and punctuation, and company suffixes (Corp, Ltd,
 有限公司...). Order of trust: exact key; exact name or alias; a unique substring (so 阿里
 finds 阿里巴巴集团); then typo-tolerant similarity. One clear winner is `one`; close
-contenders are `several` (top five, with keys to choose from); nothing is `none`, with
-suggestions when any look remotely alike.
+contenders are `several`, best match first (the first `limit`, and `total` says how many
+there were); nothing is `none`, with suggestions when any look remotely alike.
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ SOLE = 80       # ... or this high when nothing else is even close (one typo in 
 GAP = 8
 CLOSE = 60      # contenders at or above this are listed
 SUGGEST = 40    # below CLOSE, still worth suggesting
+CONTAINS_CAP = 50  # a substring search stops after this many accounts ("50 or more")
 
 
 def normalise(text: str) -> str:
@@ -70,6 +71,10 @@ class Candidate:
 class LookupResult:
     status: str  # one, several, none
     matches: list[Candidate] = field(default_factory=list)
+    total: int = 0  # how many matched (at least len(matches)); CONTAINS_CAP when capped
+
+    def __post_init__(self) -> None:
+        self.total = max(self.total, len(self.matches))
 
     @property
     def account(self) -> Candidate | None:
@@ -123,26 +128,36 @@ class AccountIndex:
             form = q if q in self._exact else core(query)
             found = sorted((self._candidate(a, 100.0, self._via[(form, a)]) for a in exact),
                            key=lambda c: c.name)
-            return LookupResult("one" if len(found) == 1 else "several", found[:limit])
+            return LookupResult("one" if len(found) == 1 else "several", found[:limit],
+                                len(found))
         contains = self._containing(q)
         if len(contains) == 1:
-            return LookupResult("one", [self._candidate(contains[0], 95.0, "contains")])
+            return LookupResult("one", [self._candidate(contains[0][0], 95.0, "contains")])
         if contains:
-            found = sorted((self._candidate(a, 90.0, "contains") for a in contains),
-                           key=lambda c: (len(c.name), c.name))
-            return LookupResult("several", found[:limit])
+            found = [self._candidate(a, score, "contains") for a, score in contains]
+            return LookupResult("several", found[:limit], len(found))
         return self._fuzzy(core(query, loose=True) or q, limit)
 
-    def _containing(self, q: str, cap: int = 50) -> list[int]:
-        """Accounts with a name or alias containing `q` (one C-level scan of a joined blob)."""
+    def _containing(self, q: str, cap: int = CONTAINS_CAP) -> list[tuple[int, float]]:
+        """Accounts with a name or alias containing `q` (one C-level scan of a joined blob),
+        best match first: (account, score).
+
+        Match quality: a name that starts with `q` before one that has it inside, then the
+        share of the name `q` covers (Northwind Energy before Northwind Energy Holdings),
+        then the name. The score (60-90) says the same for the list."""
         if len(q) < 2:
             return []
-        seen: dict[int, None] = {}
+        best: dict[int, tuple[bool, float]] = {}
         pos = self._blob.find(q)
-        while pos != -1 and len(seen) < cap:
-            seen.setdefault(self._owners[bisect_right(self._starts, pos) - 1], None)
+        while pos != -1 and len(best) < cap:
+            i = bisect_right(self._starts, pos) - 1
+            account_id = self._owners[i]
+            quality = (pos == self._starts[i], len(q) / len(self._choices[i]))
+            best[account_id] = max(best.get(account_id, quality), quality)
             pos = self._blob.find(q, pos + 1)
-        return list(seen)
+        ranked = sorted(best.items(), key=lambda kv: (not kv[1][0], -kv[1][1],
+                                                      self._info[kv[0]][1]))
+        return [(a, round(60 + 20 * prefix + 10 * share, 1)) for a, (prefix, share) in ranked]
 
     def _fuzzy(self, q: str, limit: int) -> LookupResult:
         shortlist = self._shortlist(q)
@@ -162,7 +177,8 @@ class AccountIndex:
         if top - runner_up >= GAP and (top >= CLEAR or (sole and top >= SOLE)):
             return LookupResult("one", found[:1])
         if top >= CLOSE:
-            return LookupResult("several", [c for c in found if c.score >= CLOSE])
+            return LookupResult("several", [c for c in found if c.score >= CLOSE],
+                                sum(score >= CLOSE for _, score in ranked))
         return LookupResult("none", found[:3])
 
     def _shortlist(self, q: str) -> list[int]:

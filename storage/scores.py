@@ -166,10 +166,53 @@ def _feedback_aggregates(conn: Connection, as_of, n, pos) -> dict:
     return out
 
 
-def latest_run_id(conn: Connection) -> int | None:
-    """The newest score run (by as_of, then id): what every read of "current scores" uses."""
-    return conn.execute(sa.select(ScoreRun.id).order_by(ScoreRun.as_of.desc(),
-                                                        ScoreRun.id.desc()).limit(1)).scalar()
+def current_run(conn: Connection, *, on: date | None = None):
+    """THE current score run: the newest by as_of, then the latest created (highest id) among
+    runs of that date. Every read of "current scores" (cards, lists, digests, alerts, the
+    export, revisit tiers) and every comparison with an earlier run goes through here.
+
+    With `on`: the run that was current on that date (the newest with as_of <= `on`), which
+    is what a run dated `on` compares itself with. Row (id, as_of, created_at, accounts) or
+    None. A run dated after today can't be made (`tierbot score` refuses it), so the newest
+    by date is also the newest real one; a backdated run is history and never current."""
+    stmt = sa.select(ScoreRun.id, ScoreRun.as_of, ScoreRun.created_at, ScoreRun.accounts)
+    if on is not None:
+        stmt = stmt.where(ScoreRun.as_of <= on)
+    return conn.execute(stmt.order_by(ScoreRun.as_of.desc(), ScoreRun.id.desc()).limit(1)).first()
+
+
+def current_run_id(conn: Connection) -> int | None:
+    run = current_run(conn)
+    return run.id if run is not None else None
+
+
+latest_run_id = current_run_id  # the former name, for code written before "current run"
+
+
+def run_before(conn: Connection, as_of: date, days: int):
+    """The run that was current `days` before `as_of` (a week ago, a month ago), or None."""
+    return current_run(conn, on=as_of - timedelta(days=days))
+
+
+def list_runs(engine: Engine) -> list[dict]:
+    """Every run, newest first (the current one first), with its snapshot count."""
+    with engine.connect() as conn:
+        current = current_run_id(conn)
+        rows = conn.execute(sa.select(ScoreRun.id, ScoreRun.as_of, ScoreRun.created_at,
+                                      ScoreRun.accounts)
+                            .order_by(ScoreRun.as_of.desc(), ScoreRun.id.desc())).mappings().all()
+    return [dict(r) | {"current": r["id"] == current} for r in rows]
+
+
+def delete_run(engine: Engine, run_id: int) -> bool:
+    """Delete a run and its snapshots in one transaction; False if there is no such run.
+    Its alerts stay in the ledger under a retired period (see retire_alert_period)."""
+    from storage.deliveries import retire_alert_period
+
+    with engine.begin() as conn:
+        conn.execute(sa.delete(ScoreSnapshot).where(ScoreSnapshot.run_id == run_id))
+        retire_alert_period(conn, run_id)
+        return conn.execute(sa.delete(ScoreRun).where(ScoreRun.id == run_id)).rowcount == 1
 
 
 @dataclass(frozen=True)
@@ -179,14 +222,11 @@ class PreviousTier:
     as_of: date
 
 
-def load_previous_tiers(engine: Engine, before: date | None = None) -> dict[int, PreviousTier]:
-    """Each account's tier in the latest score run (before `before`, when given)."""
+def load_previous_tiers(engine: Engine, on: date | None = None) -> dict[int, PreviousTier]:
+    """Each account's tier in the current run (with `on`: the run current on that date,
+    which is what a run dated `on` follows; a same-day rerun follows the earlier one)."""
     with engine.connect() as conn:
-        runs = sa.select(ScoreRun.id, ScoreRun.as_of).order_by(ScoreRun.as_of.desc(),
-                                                                ScoreRun.id.desc())
-        if before is not None:
-            runs = runs.where(ScoreRun.as_of < before)
-        latest = conn.execute(runs.limit(1)).first()
+        latest = current_run(conn, on=on)
         if latest is None:
             return {}
         rows = conn.execute(sa.select(ScoreSnapshot.account_id, ScoreSnapshot.tier,
@@ -288,13 +328,23 @@ EXPORT_COLUMNS = ("account", "name", "owner", "tier", "previous_tier", "tier_sin
                   "clv_12m", "next_visit_due", "warnings", "reasons")
 
 
-def latest_snapshot_rows(engine: Engine, locale: str = "en") -> list[dict]:
-    """The latest run, one dict per account with EXPORT_COLUMNS, ordered by account key."""
+def latest_snapshot_rows(engine: Engine, locale: str = "en", *, today: date | None = None,
+                         cadence: dict[str, int] | None = None) -> list[dict]:
+    """The current run, one dict per account with EXPORT_COLUMNS, ordered by account key.
+
+    `next_visit_due` is the live due date (storage.logbook.visits_due, as the card and /due
+    show it) on `today` with the tiers' `cadence`; without them it is left empty, never the
+    snapshot's own figure (computed when the run was made, stale after any contact)."""
     from scoring.warnings import Warning
+    from storage.logbook import visits_due
+
+    due = {}
+    if today is not None and cadence is not None:
+        due = {r["id"]: r["due"] for r in visits_due(engine, None, today, cadence)}
 
     s = ScoreSnapshot
     with engine.connect() as conn:
-        run = latest_run_id(conn)
+        run = current_run_id(conn)
         if run is None:
             return []
         stmt = (sa.select(Account.key, Account.name, Rep.key.label("owner"), s)
@@ -315,7 +365,7 @@ def latest_snapshot_rows(engine: Engine, locale: str = "en") -> list[dict]:
                 "churn_risk": row["churn_risk"], "p_alive": row["p_alive"],
                 "expected_orders_90d": row["expected_orders_90d"],
                 "next_order_date": row["next_order_date"], "clv_12m": row["clv_12m"],
-                "next_visit_due": row["next_visit_due"],
+                "next_visit_due": due.get(row["account_id"]),
                 "warnings": " ".join(w.code for w in warnings),
                 "reasons": " ".join(describe(w, locale) for w in warnings),
             })

@@ -249,7 +249,7 @@ def test_english_counts_agree_with_their_nouns():
 
     one = render("visit_logged", {"key": "A", "name": "A", "kind": "call", "day": "2026-11-22",
                                   "note": "n", "due": "2026-11-23", "tier": "key", "cadence": 1,
-                                  "planned": False, "duplicate": False})
+                                  "basis": "cadence", "duplicate": False})
     assert "every 1 day)" in one and "1 days" not in one
     rows = [{"name": "A", "key": "A", "tier": "key", "days_overdue": 1, "snoozed": False,
              "last": None, "due": "2026-11-21", "owner": "Tom"}]

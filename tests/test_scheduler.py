@@ -350,3 +350,51 @@ def test_at_risk_alerts_once_per_score_run(services, slack, wecom):
     assert len(cards) == min(moved["rep.zhang"], 10)
     assert cards[0]["main_title"]["title"] == "流失预警"
     assert [b["key"].split(":")[0] for b in cards[0]["button_list"]] == ["done", "snooze", "tier"]
+
+
+def _alert_setup(services):
+    """A run dated 20 Feb 2027 that moves some of rep.tom's accounts into at-risk, made
+    (created_at) at 02:00 New York on Monday 22 Feb 2027, before his 09:00 reminder time."""
+    from bot.scoring_jobs import rescore
+    result = rescore(services.engine, services.scoring, date(2027, 2, 20))
+    with services.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE score_runs SET created_at = :at WHERE id = :id"),
+                     {"at": utc(2027, 2, 22, 7, 0), "id": result.run_id})
+    return result.run_id
+
+
+def test_an_alert_for_a_run_made_after_the_last_slot_is_not_missed(services, slack):
+    """The bot starts at 07:00 New York, between the rescore (02:00) and the reminder time
+    (09:00): yesterday's slot is long past, but the run didn't exist then."""
+    run_id = _alert_setup(services)
+    deliverer = make_deliverer(services, slack)
+    deliverer.sweep(("alert",), now=utc(2027, 2, 22, 12, 0), only={"rep.tom"})
+    assert ("rep.tom", f"run-{run_id}") not in ledger(services.engine, "alert")
+    assert posts_to(slack, "U0TOMBK01") == []
+    deliverer.sweep(("alert",), now=utc(2027, 2, 22, 14, 5), only={"rep.tom"})
+    assert ledger(services.engine, "alert")[("rep.tom", f"run-{run_id}")] == ("sent", "slack")
+    [post] = posts_to(slack, "U0TOMBK01")
+    assert "moved into the at-risk tier" in post.args["text"]
+
+
+def test_an_alert_whose_slot_passed_while_down_is_still_skipped(services, slack):
+    """The rule is only about slots before the run: a run made before a slot the bot then
+    missed by more than the grace window is recorded as missed, as before."""
+    run_id = _alert_setup(services)
+    deliverer = make_deliverer(services, slack)
+    deliverer.sweep(("alert",), now=utc(2027, 2, 23, 12, 0), only={"rep.tom"})  # 22 h late
+    status, _ = ledger(services.engine, "alert")[("rep.tom", f"run-{run_id}")]
+    assert status == "skipped" and posts_to(slack, "U0TOMBK01") == []
+
+
+def test_a_backdated_run_does_not_send_the_alerts_again(services, slack):
+    from bot.scoring_jobs import rescore
+    run_id = _alert_setup(services)
+    deliverer = make_deliverer(services, slack)
+    deliverer.sweep(("alert",), now=utc(2027, 2, 22, 14, 5), only={"rep.tom"})
+    assert len(posts_to(slack, "U0TOMBK01")) == 1
+    backdated = rescore(services.engine, services.scoring, date(2027, 1, 10))
+    assert backdated.run_id > run_id and backdated.current == (run_id, date(2027, 2, 20))
+    deliverer.sweep(("alert",), now=utc(2027, 2, 23, 14, 5), only={"rep.tom"})
+    assert len(posts_to(slack, "U0TOMBK01")) == 1  # the current run is still run_id
+    assert {p for k, p in ledger(services.engine, "alert")} == {f"run-{run_id}"}

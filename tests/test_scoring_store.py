@@ -2,7 +2,7 @@
 import csv
 import io
 import json
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -93,10 +93,11 @@ def test_cli_score_export_backtest(demo, db_url, tmp_path, monkeypatch):
     env = {"TIERBOT_DATABASE_URL": db_url}
     result = runner.invoke(app, ["export", "scores"], env=env)
     assert result.exit_code == 1 and "run `tierbot score` first" in result.output
-    result = runner.invoke(app, ["score", "--as-of", "2026-11-22"], env=env)
+    # Two runs a season apart, both in the past (a run dated after today is refused).
+    result = runner.invoke(app, ["score", "--as-of", "2026-08-24"], env=env)
     assert result.exit_code == 0, result.output
-    assert "Scored 120 accounts as of 2026-11-22" in result.output and "First snapshot" in result.output
-    result = runner.invoke(app, ["score", "--as-of", "2027-02-20"], env=env)
+    assert "Scored 120 accounts as of 2026-08-24" in result.output and "First snapshot" in result.output
+    result = runner.invoke(app, ["score", "--as-of", "2026-11-22"], env=env)
     assert "Movements since the previous snapshot:" in result.output and " -> " in result.output
     out = tmp_path / "scores.csv"
     result = runner.invoke(app, ["export", "scores", "--out", str(out)], env=env)
@@ -142,3 +143,49 @@ def test_empty_book_and_too_early_backtest_are_explained(engine, db_url, tmp_pat
     assert "Only 0 accounts had ordered by 2020-01-01" in result.output and "later --as-of" in result.output
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM score_runs")).scalar_one() == 0
+
+
+def test_cli_refuses_a_score_dated_after_today(demo, db_url, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    env = {"TIERBOT_DATABASE_URL": db_url}
+    later = date.today() + timedelta(days=2)  # after today in any timezone
+    result = runner.invoke(app, ["score", "--as-of", later.isoformat()], env=env)
+    assert result.exit_code == 1
+    assert f"--as-of {later} is after today" in result.output and "Traceback" not in result.output
+    with demo.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM score_runs")).scalar() == 0
+
+
+def test_cli_runs_lists_and_deletes_runs(demo, db_url, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    env = {"TIERBOT_DATABASE_URL": db_url}
+    assert "No score runs yet" in runner.invoke(app, ["runs"], env=env).output
+    for day in ("2026-11-22", "2026-08-24"):  # the second is backdated: history
+        result = runner.invoke(app, ["score", "--as-of", day], env=env)
+        assert result.exit_code == 0, result.output
+    assert "dated before the current run 1 (as of 2026-11-22)" in result.output
+    assert "No run dated on or before 2026-08-24 to compare with" in result.output
+    listing = runner.invoke(app, ["runs"], env=env).output.splitlines()
+    assert listing[1].split()[:2] == ["1", "2026-11-22"] and listing[1].endswith("120  current")
+    assert listing[2].split()[:2] == ["2", "2026-08-24"] and "current" not in listing[2]
+    with demo.begin() as conn:  # an alert already sent for run 1
+        rep = conn.execute(sa.text("SELECT min(id) FROM reps")).scalar()
+        conn.execute(sa.text("INSERT INTO deliveries (recipient_id, kind, period, channel, "
+                             "status, attempts, created_at) VALUES (:r, 'alert', 'run-1', "
+                             "'slack', 'sent', 1, CURRENT_TIMESTAMP)"), {"r": rep})
+    result = runner.invoke(app, ["runs", "delete", "1"], env=env, input="n\n")
+    assert result.exit_code == 1 and "Nothing deleted" in result.output
+    assert "run 1 (as of 2026-11-22, 120 account snapshots) is the current run" in result.output
+    assert "run 2 (as of 2026-08-24) becomes the current run" in result.output
+    result = runner.invoke(app, ["runs", "delete", "1", "--yes"], env=env)
+    assert result.exit_code == 0 and "Deleted run 1" in result.output
+    with demo.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM score_snapshots WHERE run_id = 1")
+                            ).scalar() == 0
+        assert conn.execute(sa.text("SELECT id FROM score_runs")).scalars().all() == [2]
+        # A later run that gets id 1 again (SQLite reuses it) is not taken as alerted.
+        assert conn.execute(sa.text("SELECT period FROM deliveries")).scalar().startswith(
+            "deleted-")
+    assert "  current" in runner.invoke(app, ["runs"], env=env).output.splitlines()[1]
+    result = runner.invoke(app, ["runs", "delete", "7", "--yes"], env=env)
+    assert result.exit_code == 1 and "There is no score run 7" in result.output

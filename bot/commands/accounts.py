@@ -10,6 +10,8 @@ from bot.commands.people import Person, check_can_read, visible_owner_ids
 from scoring.explain import describe, top_reason
 from scoring.warnings import Warning
 from storage.cards import account_card, at_risk_accounts, book_by_tier
+from storage.logbook import visits_due
+from storage.lookup import CONTAINS_CAP
 from storage.models import Account
 
 WHY_WORDS = {"why", "为什么", "原因", "详情"}
@@ -28,11 +30,16 @@ class Context:
     request: Request
 
 
+CHOICES_SHOWN = 5
+
+
 def find_account(query: str, ctx: Context):
-    """The one account `query` names among those the person may see, or a UserError."""
-    result = ctx.services.accounts().find(query)
+    """The one account `query` names among those the person may see, or a UserError
+    ("choose": the best CHOICES_SHOWN matches they may see, best first, and how many more)."""
+    result = ctx.services.accounts().find(query, limit=CONTAINS_CAP)
     owners = visible_owner_ids(ctx.person, ctx.services)
     matches = result.matches
+    hidden = 0
     if owners is not None and matches:
         with ctx.services.engine.connect() as conn:
             owner_of = dict(conn.execute(sa.select(Account.id, Account.owner_id).where(
@@ -40,15 +47,28 @@ def find_account(query: str, ctx: Context):
         visible = [m for m in matches if owner_of.get(m.account_id) in owners]
         if result.status == "one" and not visible:
             raise UserError("not_your_account")
+        hidden = len(matches) - len(visible)
         matches = visible
     if result.status == "one" and matches:
         return matches[0]
     if result.status == "several" and len(matches) == 1:
         return matches[0]
     if result.status == "several" and matches:
-        raise UserError("choose", query=query, matches=[(m.key, m.name) for m in matches])
+        # Past the lookup's cap we can't count exactly: "50 or more" less those not visible.
+        capped = result.total >= CONTAINS_CAP
+        raise UserError("choose", query=query, command=_command_word(ctx),
+                        matches=[(m.key, m.name) for m in matches[:CHOICES_SHOWN]],
+                        more=max(0, len(matches) - CHOICES_SHOWN) if not capped
+                        else max(0, result.total - hidden - CHOICES_SHOWN),
+                        capped=capped)
     raise UserError("no_account", query=query,
                     suggestions=[(m.key, m.name) for m in matches[:3]])
+
+
+def _command_word(ctx: Context) -> str:
+    """The command as the person typed it ("/tier", "/分层"), to show how to narrow it down."""
+    words = ctx.request.text.replace("\u3000", " ").split()
+    return "/" + words[0].lstrip("/／")[:20] if words else "/tier"
 
 
 def tier(args: list[str], ctx: Context) -> Reply:
@@ -58,7 +78,8 @@ def tier(args: list[str], ctx: Context) -> Reply:
         raise UserError("usage", command="tier")
     match = find_account(query, ctx)
     check_can_read(ctx.person, ctx.services, match.account_id)
-    card = account_card(ctx.services.engine, match.account_id, ctx.services.today())
+    today = ctx.services.today()
+    card = account_card(ctx.services.engine, match.account_id, today)
     snapshot = card["snapshot"]
     if snapshot is None:
         raise UserError("not_scored", key=match.key, name=match.name)
@@ -66,11 +87,14 @@ def tier(args: list[str], ctx: Context) -> Reply:
     warnings = [describe(Warning(w["code"], w["params"]), ctx.locale)
                 for w in details.get("warnings", [])]
     playbook = ctx.services.scoring.playbook.get(snapshot["tier"], {})
+    # The due date the same way /due, reminders and the digest compute it (live).
+    [due] = visits_due(ctx.services.engine, None, today, ctx.services.scoring.cadence_days,
+                       account_id=match.account_id)
     return Reply("tier", {
-        "card": card, "s": snapshot, "why": why, "warnings": warnings,
+        "card": card, "s": snapshot, "why": why, "warnings": warnings, "due": due,
         "matched": details.get("matched", {}),
         "playbook": playbook.get(ctx.locale) or playbook.get("en", []),
-        "currency": ctx.services.settings.currency, "today": ctx.services.today(),
+        "currency": ctx.services.settings.currency, "today": today,
     })
 
 

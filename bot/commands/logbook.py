@@ -96,9 +96,8 @@ def _visit_reply(match, row, created: bool, next_date, ctx: Context) -> Reply:
                      ctx.services.scoring.cadence_days, account_id=match.account_id)[0]
     return Reply("visit_logged", {"key": match.key, "name": match.name, "kind": row["kind"],
                                   "day": row["occurred_on"], "note": row["summary"],
-                                  "due": due["due"], "tier": due["tier"],
-                                  "cadence": ctx.services.scoring.cadence_days.get(due["tier"], 90),
-                                  "planned": next_date is not None, "duplicate": not created})
+                                  "due": due["due"], "tier": due["tier"], "cadence": due["cadence"],
+                                  "basis": due["basis"], "duplicate": not created})
 
 
 def snooze(args: list[str], ctx: Context) -> Reply:

@@ -28,7 +28,8 @@ from scoring.explain import top_reason
 from storage.cards import newly_at_risk
 from storage.inbound import prune_events
 from storage.logbook import visits_due
-from storage.models import Rep, ScoreRun
+from storage.models import Rep
+from storage.scores import current_run
 from storage.schedule import DAYS, latest_digest_slot, latest_reminder_slot, parse_clock, \
     parse_weekly
 
@@ -66,10 +67,16 @@ class Deliverer:
     def zone(self, rep: Recipient) -> str:
         return rep.timezone or self.settings.timezone
 
-    def _alert_period(self) -> str | None:
+    def _alert_run(self):
+        """(ledger period, when the run was made, UTC) of the current run's alerts, or None."""
         with self.engine.connect() as conn:
-            run = conn.execute(sa.select(sa.func.max(ScoreRun.id))).scalar()
-        return f"run-{run}" if run is not None else None
+            run = current_run(conn)
+        if run is None:
+            return None
+        made = run.created_at
+        if made.tzinfo is None:  # SQLite hands timestamps back without their zone (UTC)
+            made = made.replace(tzinfo=timezone.utc)
+        return deliveries.alert_period(run.id), made
 
     def digest_at(self, rep: Recipient):
         """(weekday, time) of the rep's digest: their own, else the settings'."""
@@ -92,8 +99,8 @@ class Deliverer:
         counts: Counter = Counter()
         if "digest" in kinds:
             self.ensure_fresh_scores(now)
-        # Alerts go out once per score run, at the reminder time.
-        alert_period = self._alert_period() if "alert" in kinds else None
+        # Alerts go out once per score run (the current one), at the reminder time.
+        alert_run = self._alert_run() if "alert" in kinds else None
         # Slots already settled are left alone without a round trip each (a week and a
         # day back covers every slot a sweep can look at).
         done = deliveries.settled(self.engine, now - timedelta(days=8))
@@ -103,11 +110,15 @@ class Deliverer:
             if channel is None:
                 continue
             for kind in kinds:
-                if kind == "alert" and alert_period is None:
+                if kind == "alert" and alert_run is None:
                     continue
                 slot = self.slot(kind, rep, now)
-                period = alert_period if kind == "alert" else slot.period
+                period = alert_run[0] if kind == "alert" else slot.period
                 if (rep.id, kind, period, channel) in done:
+                    continue
+                if kind == "alert" and slot.at < alert_run[1]:
+                    # The run was made after this slot: it can't have been missed at it.
+                    # Its alerts wait for the rep's next reminder time.
                     continue
                 if now - slot.at > grace:
                     if deliveries.skip(self.engine, rep.id, kind, period, channel,
@@ -157,7 +168,8 @@ class Deliverer:
             return
         today = now.astimezone(ZoneInfo(self.settings.timezone)).date()
         with self.engine.connect() as conn:
-            latest = conn.execute(sa.select(sa.func.max(ScoreRun.as_of))).scalar()
+            run = current_run(conn)
+        latest = run.as_of if run is not None else None
         if latest is None or latest < today - timedelta(days=1):
             log.info("scores are from %s; rescoring before the digests", latest)
             self._rescore(today)
@@ -209,7 +221,8 @@ class Deliverer:
                 return self.outbox.digest(rep, channel, template, context, locale, chart)
             return send
         if kind == "alert":
-            _, fresh = newly_at_risk(self.engine, rep.id, limit=ALERTS_PER_DAY)
+            _, fresh = newly_at_risk(self.engine, rep.id, limit=ALERTS_PER_DAY,
+                                     run_id=deliveries.alert_run_id(period))
             if not fresh:
                 return None
             for r in fresh:
