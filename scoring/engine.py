@@ -148,6 +148,7 @@ def _risk_reasons(book: Book, rm: RiskModel, X, ordered, recency, gap, horizon: 
     typ = {"recency_days": int(round(float(np.expm1(typical[0])))),
            "repeat_days": int(round(float(np.expm1(typical[1])))),
            "spend_12m": round(float(np.expm1(typical[2])), 2),
+           "age_days": int(round(float(np.expm1(typical[3])))),
            "expected_orders": round(max(float(np.exp(typical[-1]) - 0.01), 0.0), 2)}
     order = np.argsort(-np.abs(effect), axis=1, kind="stable")[:, :top]
     for i in np.flatnonzero(ordered).tolist():
@@ -165,7 +166,8 @@ def _risk_reasons(book: Book, rm: RiskModel, X, ordered, recency, gap, horizon: 
                 params = {"spend_12m": round(float(book.spend_window[i]), 2),
                           "typical_spend_12m": typ["spend_12m"]}
             elif name == "age":
-                params = {"age_days": int(today - book.first_order[i])}
+                params = {"age_days": int(today - book.first_order[i]),
+                          "typical_age_days": typ["age_days"]}
             elif name == "overdue":
                 params = {"recency_days": int(recency[i]),
                           "usual_gap_days": round(float(np.nan_to_num(gap[i])), 1)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import aliased
 
 from storage.models import (Account, Interaction, Order, Rep, ScoreRun, ScoreSnapshot,
                             TierOverride)
-from storage.scores import latest_run_id
+from storage.scores import latest_run_id, load_risk_model
 
 
 def account_card(engine: Engine, account_id: int, today=None) -> dict:
@@ -46,18 +46,21 @@ def account_card(engine: Engine, account_id: int, today=None) -> dict:
             .where(sa.or_(TierOverride.expires_on.is_(None), today is None,
                           TierOverride.expires_on >= today))
             .order_by(TierOverride.created_at.desc(), TierOverride.id.desc()).limit(1)).mappings().first()
+        risk_model = load_risk_model(conn, run)
     snap = dict(snapshot) if snapshot else None
     if snap:
         snap["details"] = json.loads(snap["details"] or "{}")
     return {"account": dict(account), "snapshot": snap,
             "last_order": dict(last_order) if last_order else None,
             "last_interaction": dict(last_touch) if last_touch else None,
+            "risk_model": risk_model,
             "override": dict(override) if override else None}
 
 
-def at_risk_accounts(engine: Engine, owner_ids: set[int] | None, *, min_risk: float,
+def at_risk_accounts(engine: Engine, owner_ids: set[int] | None, *, min_rank: float,
                      limit: int) -> list[dict]:
-    """At-risk tier or risk >= min_risk in the latest snapshot, most value at stake first.
+    """At-risk tier, or (an override's tier) a risk rank >= min_rank, in the latest snapshot,
+    most value at stake first.
 
     Value at stake = churn risk x (12-month spend, or CLV when higher)."""
     owner = aliased(Rep)
@@ -69,11 +72,11 @@ def at_risk_accounts(engine: Engine, owner_ids: set[int] | None, *, min_risk: fl
         stake = s.churn_risk * sa.func.coalesce(
             sa.case((s.clv_12m > s.monetary, s.clv_12m), else_=s.monetary), 0)
         stmt = (sa.select(Account.key, Account.name, owner.name.label("owner"), s.tier,
-                          s.churn_risk, s.monetary, s.clv_12m, s.recency_days, s.details,
+                          s.churn_risk, s.risk_rank, s.monetary, s.clv_12m, s.recency_days, s.details,
                           stake.label("stake"))
                 .join(Account, Account.id == s.account_id)
                 .outerjoin(owner, owner.id == Account.owner_id)
-                .where(s.run_id == run, sa.or_(s.tier == "at-risk", s.churn_risk >= min_risk))
+                .where(s.run_id == run, sa.or_(s.tier == "at-risk", s.risk_rank >= min_rank))
                 .order_by(stake.desc(), Account.key).limit(limit))
         if owner_ids is not None:
             # Start from the owners' accounts (indexed), not from the whole run's snapshots.

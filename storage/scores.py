@@ -326,7 +326,8 @@ def risk_model_record(scores: Scores) -> dict:
     from scoring.risk import FEATURES
 
     rm = scores.models.risk
-    record = {"kind": rm.kind, "reason": rm.reason, "horizon_days": rm.horizon_days,
+    kind = rm.kind if rm.learned or scores.models.bg is not None else "ranks"
+    record = {"kind": kind, "reason": rm.reason, "horizon_days": rm.horizon_days,
               "facts": rm.facts}
     if rm.learned:
         record["weights"] = {f: round(c, 4) for f, c in zip(FEATURES, rm.coef)}

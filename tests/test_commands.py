@@ -45,7 +45,7 @@ def test_why_adds_the_breakdown(services):
     _, short = ask(services, "/tier ACME")
     _, full = ask(services, "/tier ACME why")
     assert "Full breakdown:" not in short and "Full breakdown:" in full
-    assert "P(still buying)" in full
+    assert "chance of an order in the next 90 days: " in full
 
 
 def test_several_matches_ask_to_choose_and_none_suggests(services):
