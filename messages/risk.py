@@ -13,6 +13,7 @@ REASONS = {
         "spend_12m": "{spend_12m:,.0f} spent in the last 12 months (typical: {typical_spend_12m:,.0f}).",
         "age": "A customer for {age_days} days (typical: {typical_age_days}).",
         "overdue": "No order for {recency_days} days; this account usually orders every {usual_gap_days:.0f} days.",
+        "far_overdue": "No order for {recency_days} days, more than twice its usual gap of {usual_gap_days:.0f} days.",
         "not_due": "Orders about every {usual_gap_days:.0f} days, last {recency_days} days ago: the next is not due within {horizon_days} days.",
         "spend_trend": "Spend last quarter {last_quarter:,.0f} against {quarter_before:,.0f} the quarter before.",
         "contact_trend": "{last_90} contacts in the last 90 days against {previous_90} in the 90 before.",
@@ -26,6 +27,7 @@ REASONS = {
         "spend_12m": "近12个月采购额{spend_12m:,.0f}（典型值：{typical_spend_12m:,.0f}）。",
         "age": "已是客户{age_days}天（典型值：{typical_age_days}天）。",
         "overdue": "已{recency_days}天未下单；该客户通常每{usual_gap_days:.0f}天下单一次。",
+        "far_overdue": "已{recency_days}天未下单，超过其通常间隔（{usual_gap_days:.0f}天）的两倍。",
         "not_due": "通常约每{usual_gap_days:.0f}天下单，上次在{recency_days}天前：未来{horizon_days}天内还未到下次下单时间。",
         "spend_trend": "上季度采购额{last_quarter:,.0f}，再上一季度{quarter_before:,.0f}。",
         "contact_trend": "近90天互动{last_90}次，之前90天{previous_90}次。",
@@ -46,8 +48,8 @@ MODEL = {
                       "and learning from it needs {needed_days}.",
         "too_few": "Churn risk: the purchase model's (BG/NBD) chance of no order in the next "
                    "{horizon_days} days, because too few accounts stopped or kept buying in the "
-                   "book's past to learn from ({churners} stopped, {stayers} kept buying; at "
-                   "least 30 of each are needed).",
+                   "book's past to learn from ({churners} stopped, {stayers} kept buying; "
+                   "learning needs at least 100 accounts and 30 of each).",
         "not_better": "Churn risk: the purchase model's (BG/NBD) chance of no order in the next "
                       "{horizon_days} days, because a model learned from this book did not beat "
                       "it on the book's own history (AUC {auc_learned} against {auc_fallback}).",
@@ -64,7 +66,7 @@ MODEL = {
                       "客户群只有{history_days}天历史，学习需要{needed_days}天。",
         "too_few": "流失风险：购买模型（BG/NBD）估计的未来{horizon_days}天不下单的概率；"
                    "历史中停止或持续采购的客户太少，无法学习（停止{churners}个，持续{stayers}个；"
-                   "各需至少30个）。",
+                   "学习需要至少100个客户，两类各至少30个）。",
         "not_better": "流失风险：购买模型（BG/NBD）估计的未来{horizon_days}天不下单的概率；"
                       "由本客户群学习的模型在历史回测中没有更好（AUC {auc_learned}，购买模型"
                       "{auc_fallback}）。",

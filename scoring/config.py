@@ -7,7 +7,7 @@ from typing import Any
 TIERS = ("strategic", "key", "potential", "general", "at-risk")
 LIFECYCLES = ("new", "growing", "mature", "declining", "dormant")
 NUMERIC_FIELDS = ("r_score", "f_score", "m_score", "recency_days", "frequency", "monetary",
-                  "churn_risk", "risk_rank", "p_alive", "age_days")
+                  "churn_risk", "risk_rank", "p_alive", "age_days", "days_to_due")
 FIELDS = NUMERIC_FIELDS + ("lifecycle",)
 OPERATORS = (">=", "<=", ">", "<", "==", "!=", "in")
 

@@ -99,10 +99,15 @@ def score_book(book: Book, config: ScoringConfig, *, previous: dict[int, str] | 
     warnings = find_warnings(book, recency=recency, gap=gap, p_alive=p_alive,
                                 expected_90d=e90, cfg=config.warnings, risk=risk)
     age = np.where(ordered, today - book.first_order, -1)
+    next_order = _next_order_dates(book, gap, risk)
+    # Days until the account's own rhythm says its next order is due (negative: overdue;
+    # 0 without a rhythm of its own): a slow buyer between orders is not "going quiet".
+    days_to_due = np.array([0 if d is None else d.toordinal() - today for d in next_order])
     values = {"r_score": r, "f_score": f, "m_score": m, "recency_days": recency,
               "frequency": book.orders_window, "monetary": book.spend_window,
               "churn_risk": np.nan_to_num(risk, nan=0.0), "risk_rank": np.nan_to_num(rank, nan=0.0),
-              "p_alive": np.nan_to_num(p_alive, nan=1.0), "age_days": age, "lifecycle": lifecycle}
+              "p_alive": np.nan_to_num(p_alive, nan=1.0), "age_days": age, "lifecycle": lifecycle,
+              "days_to_due": days_to_due}
     tier, rule, matched = assign_tiers(book.account_id, values, config, previous or {},
                                        overrides or {}, book.as_of)
     return Scores(
@@ -112,7 +117,7 @@ def score_book(book: Book, config: ScoringConfig, *, previous: dict[int, str] | 
         risk_reasons=reasons, lifecycle_reason=lifecycle_reason,
         p_alive=np.where(book.order_days >= 2, p_alive, np.nan),
         expected_orders_90d=e90, expected_order_value=e_value, clv_12m=clv,
-        next_order_date=_next_order_dates(book, gap, risk),
+        next_order_date=next_order,
         warnings=warnings, tier=tier, rule=rule, matched=matched,
         next_visit_due=_next_visits(book, tier, config.cadence_days),
         models=Models(bg, gg, rm))
@@ -168,7 +173,7 @@ def _risk_reasons(book: Book, rm: RiskModel, X, ordered, recency, gap, horizon: 
             elif name == "age":
                 params = {"age_days": int(today - book.first_order[i]),
                           "typical_age_days": typ["age_days"]}
-            elif name == "overdue":
+            elif name in ("overdue", "far_overdue"):
                 params = {"recency_days": int(recency[i]),
                           "usual_gap_days": round(float(np.nan_to_num(gap[i])), 1)
                           if gap[i] == gap[i] else round(float((book.last_order[i] - book.first_order[i])

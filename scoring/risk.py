@@ -43,17 +43,20 @@ import numpy as np
 from scoring.book import NO_DATE, Book
 from scoring.btyd import BGNBD, fit_bgnbd
 
-FEATURES = ("recency", "repeat_days", "spend_12m", "age", "overdue", "not_due",
+FEATURES = ("recency", "repeat_days", "spend_12m", "age", "overdue", "far_overdue", "not_due",
             "spend_trend", "contact_trend", "detractor", "complaint", "expected_orders")
 # The direction each feature may push the risk (+1 up, -1 down, 0 either): longer silence,
 # being overdue, falling spend or contact, detractor NPS and complaints never LOWER it.
-SIGNS = (1, -1, -1, 0, 1, 1, -1, -1, 1, 1, -1)
+SIGNS = (1, -1, -1, 0, 1, 1, 1, -1, -1, 1, 1, -1)
 WEEK = 7.0
 BG_FIT_SAMPLE = 2_000      # accounts a per-cut BG/NBD is fitted on (evenly spread)
 TRAIN_ACCOUNTS = 10_000    # accounts whose history the regression learns from (evenly spread)
 MIN_CLASS = 30             # churners and stayers each needed to learn
 MIN_ACCOUNTS = 100         # accounts that had ordered at the newest training cut
-C = 1.0                    # inverse L2 strength (features are standardised)
+C = 0.02                   # inverse L2 strength on standardised features: a prior that
+                           # only matters on small books (17, 17 and 13 wins of 20 over
+                           # recency on 300-account CDNOW books, against 15, 16, 10 at C=1)
+CUTS = 4                   # past cut dates learned from, at most
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ def features(book: Book, bg: BGNBD | None, horizon_days: int,
     q = np.maximum(book.spend_q, 0.0)
     out = np.column_stack([
         np.log1p(rec), np.log1p(x), np.log1p(np.maximum(book.spend_window, 0.0)),
-        np.log1p(age), overdue, not_due, np.log1p(q[:, 0]) - np.log1p(q[:, 1]),
+        np.log1p(age), overdue, np.maximum(overdue - np.log(2.0), 0.0), not_due, np.log1p(q[:, 0]) - np.log1p(q[:, 1]),
         np.log1p(book.interactions_90) - np.log1p(book.interactions_prev_90),
         ((book.nps_min_90 >= 0) & (book.nps_min_90 <= detractor_nps)).astype(float),
         (book.complaints_90 > 0).astype(float),
@@ -186,7 +189,7 @@ def examples(history, cut: date, horizon_days: int, window_days: int, detractor_
     return X[keep], labels(history, cut, horizon_days)[keep], fallback[keep]
 
 
-def fit_logistic(X: np.ndarray, y: np.ndarray, *, C: float = C,
+def fit_logistic(X: np.ndarray, y: np.ndarray, *, C: float | None = None,
                  signs: tuple[int, ...] | None = SIGNS) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """L2-regularised logistic regression on standardised X, weights bounded by `signs`.
 
@@ -194,6 +197,7 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, *, C: float = C,
     (mean, scale, weights, intercept)."""
     from scipy import optimize
 
+    C = globals()["C"] if C is None else C
     mean = X.mean(axis=0)
     scale = X.std(axis=0)
     scale = np.where(scale > 1e-9, scale, 1.0)
@@ -231,7 +235,7 @@ def training_accounts(n: int, limit: int = TRAIN_ACCOUNTS) -> np.ndarray:
 
 
 def fit_risk_model(history, as_of: date, horizon_days: int, *, window_days: int = 365,
-                   detractor_nps: int = 6, cut_count: int = 4) -> RiskModel:
+                   detractor_nps: int = 6, cut_count: int | None = None) -> RiskModel:
     """Learn the risk model from the book's history up to `as_of`, or say why not.
 
     The choice between the learned model and the fallback is a backtest inside the training
@@ -243,7 +247,7 @@ def fit_risk_model(history, as_of: date, horizon_days: int, *, window_days: int 
         return RiskModel("bgnbd", "no_history", horizon_days)
     if len(history) > TRAIN_ACCOUNTS:
         history = history.subset(training_accounts(len(history)))
-    cuts = training_cuts(history.first_day, as_of, horizon_days, count=cut_count)
+    cuts = training_cuts(history.first_day, as_of, horizon_days, count=cut_count or CUTS)
     span = 0 if history.first_day == NO_DATE else as_of.toordinal() - history.first_day
     if len(cuts) < 2:
         return RiskModel("bgnbd", "young_book", horizon_days,

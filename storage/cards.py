@@ -59,8 +59,8 @@ def account_card(engine: Engine, account_id: int, today=None) -> dict:
 
 def at_risk_accounts(engine: Engine, owner_ids: set[int] | None, *, min_rank: float,
                      limit: int) -> list[dict]:
-    """At-risk tier, or (an override's tier) a risk rank >= min_rank, in the latest snapshot,
-    most value at stake first.
+    """The at-risk tier in the latest snapshot, and accounts a manager set to another tier
+    by hand whose risk rank is >= min_rank, most value at stake first.
 
     Value at stake = churn risk x (12-month spend, or CLV when higher)."""
     owner = aliased(Rep)
@@ -76,7 +76,8 @@ def at_risk_accounts(engine: Engine, owner_ids: set[int] | None, *, min_rank: fl
                           stake.label("stake"))
                 .join(Account, Account.id == s.account_id)
                 .outerjoin(owner, owner.id == Account.owner_id)
-                .where(s.run_id == run, sa.or_(s.tier == "at-risk", s.risk_rank >= min_rank))
+                .where(s.run_id == run, sa.or_(s.tier == "at-risk", sa.and_(
+                    s.tier_rule == "override", s.risk_rank >= min_rank)))
                 .order_by(stake.desc(), Account.key).limit(limit))
         if owner_ids is not None:
             # Start from the owners' accounts (indexed), not from the whole run's snapshots.

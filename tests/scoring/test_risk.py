@@ -88,13 +88,15 @@ def test_fewer_than_one_percent_share_any_risk_value():
               f"{counts.max()} ({counts.max() / o.sum():.2%})")
         assert counts.max() / o.sum() < 0.01
         assert not np.any(scores.churn_risk[o] >= 100.0)  # nothing pinned to 100
-        # The accounts that do share a value have the same history (same order days,
-        # same spend): different histories, different risks.
+        # Accounts that share an exact risk have the same features (on CDNOW: one-order
+        # buyers of the same day with no spend in the last 12 months): different
+        # histories, different risks.
         book, _, _, _ = scored(cdnow(), cut)
-        values, counts = np.unique(stored, return_counts=True)
-        same = np.flatnonzero(o)[stored == values[np.argmax(counts)]]
-        for column in (book.first_order, book.last_order, book.order_days, book.spend_window):
-            assert len(np.unique(column[same])) == 1
+        exact = scores.churn_risk[o]
+        values, counts = np.unique(exact, return_counts=True)
+        same = np.flatnonzero(o)[exact == values[np.argmax(counts)]]
+        X = risk.features(book, scores.models.bg, H)
+        assert len(np.unique(X[same], axis=0)) == 1
 
 
 def test_dormant_is_a_stage_and_a_reason_not_a_risk_of_100():
@@ -166,15 +168,16 @@ def test_reasons_are_the_models_own_with_numbers_in_english_and_chinese():
             if r["code"] == "recency":  # the direction matches the account's own numbers
                 p = r["params"]
                 assert (r["effect"] > 0) == (p["recency_days"] > p["typical_recency_days"])
-    assert {"overdue", "expected_orders"} <= seen
-    k = next(i for i in np.flatnonzero(o) if any(r["code"] == "overdue" and r["effect"] > 0
+    assert {"far_overdue", "expected_orders", "recency"} <= seen
+    k = next(i for i in np.flatnonzero(o) if any(r["code"] == "far_overdue" and r["effect"] > 0
                                                 for r in scores.risk_reasons[i]))
-    reason = next(r for r in scores.risk_reasons[k] if r["code"] == "overdue")
+    reason = next(r for r in scores.risk_reasons[k] if r["code"] == "far_overdue")
     en, zh = reason_sentence(reason, "en"), reason_sentence(reason, "zh")
     days, gap = reason["params"]["recency_days"], reason["params"]["usual_gap_days"]
     print(en, "|", zh)
-    assert f"No order for {days} days" in en and f"every {gap:.0f} days" in en
-    assert f"已{days}天未下单" in zh and f"每{gap:.0f}天" in zh
+    assert days > 2 * gap  # the reason is true of the account
+    assert f"No order for {days} days" in en and f"usual gap of {gap:.0f} days" in en
+    assert f"已{days}天未下单" in zh and f"（{gap:.0f}天）的两倍" in zh
     from storage.scores import risk_model_record
     record = risk_model_record(scores)
     assert "learned from this book's own history" in model_sentence(record, "en")

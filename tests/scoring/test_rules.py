@@ -9,7 +9,7 @@ from scoring.tiers import assign_tiers
 from tests.scoring.helpers import config
 
 BASE = dict(r_score=3, f_score=3, m_score=3, recency_days=20, frequency=6, monetary=5000.0,
-            churn_risk=10.0, risk_rank=30.0, p_alive=0.95, age_days=800, lifecycle="mature")
+            churn_risk=10.0, risk_rank=30.0, days_to_due=0, p_alive=0.95, age_days=800, lifecycle="mature")
 
 CASES = [
     ("valuable-going-quiet", "at-risk", dict(m_score=4, churn_risk=75.0, risk_rank=85.0)),
@@ -25,6 +25,8 @@ CASES = [
                                         risk_rank=95.0, lifecycle="new")),
     ("solid-regular-buyer", "key", dict(risk_rank=79.9)),
     ("solid-regular-buyer", "key", dict(churn_risk=90.0, risk_rank=50.0)),
+    # Risky only because its next order is not due yet (a slow buyer between orders).
+    ("solid-regular-buyer", "key", dict(m_score=4, risk_rank=85.0, days_to_due=100)),
 ]
 
 
@@ -38,7 +40,8 @@ def run(cases, previous=None):
 def test_each_rule():
     tiers, rules, matched = run(CASES)
     assert list(zip(rules, tiers)) == [(c[0], c[1]) for c in CASES]
-    assert matched[0] == {"m_score": 4, "risk_rank": 85.0, "lifecycle": "mature"}
+    assert matched[0] == {"m_score": 4, "risk_rank": 85.0, "lifecycle": "mature",
+                          "days_to_due": 0}
 
 
 def test_leaving_at_risk_needs_a_clear_margin():
