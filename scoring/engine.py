@@ -141,62 +141,82 @@ def _risk_rank(risk: np.ndarray) -> np.ndarray:
 def _risk_reasons(book: Book, rm: RiskModel, X, ordered, recency, gap, horizon: int,
                   top: int) -> list[list[dict]]:
     """Each account's top reasons from the risk's per-feature contributions (log-odds
-    against the book's typical account), strongest first, with the numbers to say them."""
+    against the book's typical account), strongest first, with the numbers to say them.
+
+    Columns become Python lists once and each reason's numbers are picked from them: this
+    runs for every account of the book, so no numpy scalar work per account."""
     n = len(book)
     out: list[list[dict]] = [[] for _ in range(n)]
     if not ordered.any():
         return out
     typical = risk_model.typical_account(X, ordered)
     effect = risk_model.contributions(rm, X, typical)
+    order = np.argsort(-np.abs(effect), axis=1, kind="stable")[:, :top]
+    strength = np.round(np.take_along_axis(effect, order, axis=1), 3)
     today = book.as_of.toordinal()
     q = book.spend_q
-    typ = {"recency_days": int(round(float(np.expm1(typical[0])))),
-           "repeat_days": int(round(float(np.expm1(typical[1])))),
-           "spend_12m": round(float(np.expm1(typical[2])), 2),
-           "age_days": int(round(float(np.expm1(typical[3])))),
-           "expected_orders": round(max(float(np.exp(typical[-1]) - 0.01), 0.0), 2)}
-    order = np.argsort(-np.abs(effect), axis=1, kind="stable")[:, :top]
-    for i in np.flatnonzero(ordered).tolist():
-        for j in order[i].tolist():
-            e = float(effect[i, j])
-            if abs(e) < 0.05:  # under ~1 risk point either way: not a reason
-                break
-            name = risk_model.FEATURES[j]
-            params = {"recency_days": int(recency[i]), "typical_recency_days": typ["recency_days"]}
-            if name == "repeat_days":
-                params = {"order_days": int(book.order_days[i]),
-                          "typical_order_days": typ["repeat_days"] + 1,
-                          "first_order": date.fromordinal(int(book.first_order[i])).isoformat()}
-            elif name == "spend_12m":
-                params = {"spend_12m": round(float(book.spend_window[i]), 2),
-                          "typical_spend_12m": typ["spend_12m"]}
-            elif name == "age":
-                params = {"age_days": int(today - book.first_order[i]),
-                          "typical_age_days": typ["age_days"]}
-            elif name in ("overdue", "far_overdue"):
-                params = {"recency_days": int(recency[i]),
-                          "usual_gap_days": round(float(np.nan_to_num(gap[i])), 1)
-                          if gap[i] == gap[i] else round(float((book.last_order[i] - book.first_order[i])
-                                                               / max(book.order_days[i] - 1, 1)), 1)}
-            elif name == "not_due":
-                params = {"recency_days": int(recency[i]), "horizon_days": horizon,
-                          "usual_gap_days": round(float(np.nan_to_num(gap[i])), 1)
-                          if gap[i] == gap[i] else round(float((book.last_order[i] - book.first_order[i])
-                                                               / max(book.order_days[i] - 1, 1)), 1)}
-            elif name == "spend_trend":
-                params = {"last_quarter": round(float(q[i, 0]), 2),
-                          "quarter_before": round(float(q[i, 1]), 2)}
-            elif name == "contact_trend":
-                params = {"last_90": int(book.interactions_90[i]),
-                          "previous_90": int(book.interactions_prev_90[i])}
-            elif name == "detractor":
-                params = {"nps": int(book.nps_min_90[i])}
-            elif name == "complaint":
-                params = {"complaints": int(book.complaints_90[i])}
-            elif name == "expected_orders":
-                params = {"expected": round(max(float(np.exp(X[i, j]) - 0.01), 0.0), 2),
-                          "typical_expected": typ["expected_orders"], "horizon_days": horizon}
-            out[i].append({"code": name, "effect": round(e, 3), "params": params})
+    own_gap = np.where(np.isnan(gap), (book.last_order - book.first_order)
+                       / np.maximum(book.order_days - 1, 1), gap)
+    col = {
+        "recency": recency, "gap": np.round(np.nan_to_num(own_gap), 1),
+        "days": book.order_days, "first": book.first_order,
+        "spend": np.round(book.spend_window, 2), "age": today - book.first_order,
+        "q0": np.round(q[:, 0], 2), "q1": np.round(q[:, 1], 2),
+        "i90": book.interactions_90, "p90": book.interactions_prev_90,
+        "nps": book.nps_min_90, "complaints": book.complaints_90,
+        "expected": np.round(np.maximum(np.exp(X[:, -1]) - 0.01, 0.0), 2),
+    }
+    typ = {"recency": int(round(float(np.expm1(typical[0])))),
+           "days": int(round(float(np.expm1(typical[1])))) + 1,
+           "spend": round(float(np.expm1(typical[2])), 2),
+           "age": int(round(float(np.expm1(typical[3])))),
+           "expected": round(max(float(np.exp(typical[-1]) - 0.01), 0.0), 2)}
+    firsts = np.unique(book.first_order[ordered]).tolist()
+    iso = dict(zip(firsts, (date.fromordinal(d).isoformat() for d in firsts)))
+
+    def build(name: str, idx: np.ndarray) -> list[dict]:
+        """The numbers of reason `name` for the accounts at `idx` (one comprehension each)."""
+        class Pick(dict):
+            def __missing__(self, key):  # a column's values at idx, taken on first use
+                self[key] = col[key][idx].tolist()
+                return self[key]
+
+        c = Pick()
+        if name == "recency":
+            return [{"recency_days": r, "typical_recency_days": typ["recency"]} for r in c["recency"]]
+        if name == "repeat_days":
+            return [{"order_days": d, "typical_order_days": typ["days"], "first_order": iso[f]}
+                    for d, f in zip(c["days"], c["first"])]
+        if name == "spend_12m":
+            return [{"spend_12m": v, "typical_spend_12m": typ["spend"]} for v in c["spend"]]
+        if name == "age":
+            return [{"age_days": v, "typical_age_days": typ["age"]} for v in c["age"]]
+        if name in ("overdue", "far_overdue"):
+            return [{"recency_days": r, "usual_gap_days": g} for r, g in zip(c["recency"], c["gap"])]
+        if name == "not_due":
+            return [{"recency_days": r, "usual_gap_days": g, "horizon_days": horizon}
+                    for r, g in zip(c["recency"], c["gap"])]
+        if name == "spend_trend":
+            return [{"last_quarter": a, "quarter_before": b} for a, b in zip(c["q0"], c["q1"])]
+        if name == "contact_trend":
+            return [{"last_90": a, "previous_90": b} for a, b in zip(c["i90"], c["p90"])]
+        if name == "detractor":
+            return [{"nps": v} for v in c["nps"]]
+        if name == "complaint":
+            return [{"complaints": v} for v in c["complaints"]]
+        return [{"expected": v, "typical_expected": typ["expected"], "horizon_days": horizon}
+                for v in c["expected"]]
+
+    # Sorted by strength, so the reasons kept are a prefix of each row: under ~1 risk point
+    # either way (|log-odds| < 0.05) is no reason, nor is anything after it.
+    keep = np.cumprod(np.abs(strength) >= 0.05, axis=1).astype(bool) & ordered[:, None]
+    for k in range(order.shape[1]):
+        for j, name in enumerate(risk_model.FEATURES):
+            idx = np.flatnonzero(keep[:, k] & (order[:, k] == j))
+            if len(idx) == 0:
+                continue
+            for i, e, p in zip(idx.tolist(), strength[idx, k].tolist(), build(name, idx)):
+                out[i].append({"code": name, "effect": e, "params": p})
     return out
 
 

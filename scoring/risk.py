@@ -5,9 +5,10 @@ How it is built, at each rescore as of `as_of` (nothing after `as_of` is ever re
   features from the account's history up to the cut, label "no order in (cut, cut + H]".
 - The features (`FEATURES`) are plain, monotone transforms of what a rep can check on the
   card: recency, repeat order days, 12-month spend, age, recency against the account's own
-  usual gap, the quarter-on-quarter spend trend, the contact trend, detractor NPS and
-  complaints, and BG/NBD's expected order days in the next H days (fitted at each cut on
-  that cut's data only).
+  usual gap (and how far beyond twice that gap), whether its rhythm puts the next order
+  past the horizon, the quarter-on-quarter spend trend, the contact trend, detractor NPS
+  and complaints, and BG/NBD's expected order days in the next H days (fitted at each cut
+  on that cut's data only).
 - The model is an L2-regularised logistic regression whose weights keep the sign the
   domain gives them (`SIGNS`): silence, being overdue, falling spend or contact, detractor
   NPS and complaints can only raise the risk. Unconstrained, a regression learns from
@@ -16,9 +17,9 @@ How it is built, at each rescore as of `as_of` (nothing after `as_of` is ever re
   reasons a rep cannot trust ("long silence lowers the risk"). scikit-learn's
   LogisticRegression cannot bound weights, so it is fitted here with scipy's L-BFGS-B
   (deterministic); a test checks it equals scikit-learn's when no bound binds.
-  It is used only if it beats the fallback in a backtest *inside* the training period:
-  fitted on the older cuts, checked on the newest; otherwise the fallback is used and the
-  card says why.
+  The choice between it and the fallback is a backtest *inside* the training period:
+  fitted on the older cuts, both rank the newest cut; the fallback is used (and the card
+  says why) only if it ranks better by more than chance (`_noise`).
 - The fallback (a book too young or too small to learn from, or where learning did not
   beat it in that backtest) needs no labels: BG/NBD's own probabilities of no order in
   the next H days, handed out in the order of the mean of two ranks, BG/NBD's and
@@ -49,8 +50,8 @@ FEATURES = ("recency", "repeat_days", "spend_12m", "age", "overdue", "far_overdu
 # being overdue, falling spend or contact, detractor NPS and complaints never LOWER it.
 SIGNS = (1, -1, -1, 0, 1, 1, 1, -1, -1, 1, 1, -1)
 WEEK = 7.0
-BG_FIT_SAMPLE = 2_000      # accounts a per-cut BG/NBD is fitted on (evenly spread)
-TRAIN_ACCOUNTS = 10_000    # accounts whose history the regression learns from (evenly spread)
+BG_FIT_SAMPLE = 1_000      # accounts a per-cut BG/NBD is fitted on (evenly spread)
+TRAIN_ACCOUNTS = 5_000     # accounts whose history the regression learns from (evenly spread)
 MIN_CLASS = 30             # churners and stayers each needed to learn
 MIN_ACCOUNTS = 100         # accounts that had ordered at the newest training cut
 C = 0.02                   # inverse L2 strength on standardised features: a prior that
@@ -177,16 +178,18 @@ def labels(history, cut: date, horizon_days: int) -> np.ndarray:
     return ~bought
 
 
-def examples(history, cut: date, horizon_days: int, window_days: int, detractor_nps: int):
-    """(features, label, the fallback's risk) of the accounts that had ordered by `cut`."""
+def examples(history, cut: date, horizon_days: int, window_days: int, detractor_nps: int,
+             with_fallback: bool = False):
+    """(features, label, the fallback's risk if asked) of the accounts that had ordered by
+    `cut`."""
     from scoring.history import book_at
 
     b = book_at(history, cut, window_days=window_days)
     keep = b.last_order != NO_DATE
     bg = fit_bg_for(b)
     X = features(b, bg, horizon_days, detractor_nps)
-    fallback = fallback_risk(b, bg, X, horizon_days)
-    return X[keep], labels(history, cut, horizon_days)[keep], fallback[keep]
+    fallback = fallback_risk(b, bg, X, horizon_days)[keep] if with_fallback else None
+    return X[keep], labels(history, cut, horizon_days)[keep], fallback
 
 
 def fit_logistic(X: np.ndarray, y: np.ndarray, *, C: float | None = None,
@@ -253,7 +256,8 @@ def fit_risk_model(history, as_of: date, horizon_days: int, *, window_days: int 
         return RiskModel("bgnbd", "young_book", horizon_days,
                          facts={"history_days": span, "needed_days": horizon_days + 90
                                 + max(28, horizon_days // 2)})
-    parts = [examples(history, cut, horizon_days, window_days, detractor_nps) for cut in cuts]
+    parts = [examples(history, cut, horizon_days, window_days, detractor_nps, k == 0)
+             for k, cut in enumerate(cuts)]
     newest_X, newest_y, newest_fallback = parts[0]
     churners, stayers = int(newest_y.sum()), int((~newest_y).sum())
     facts = {"cuts": [c.isoformat() for c in cuts], "accounts": len(newest_y),
@@ -275,7 +279,7 @@ def fit_risk_model(history, as_of: date, horizon_days: int, *, window_days: int 
     return _fit(X, y, horizon_days, facts)
 
 
-def _noise(learned: np.ndarray, fallback: np.ndarray, y: np.ndarray, reps: int = 60) -> float:
+def _noise(learned: np.ndarray, fallback: np.ndarray, y: np.ndarray, reps: int = 40) -> float:
     """How far apart the two AUCs may be by chance: 1.96 bootstrap standard deviations of
     their paired difference. The learned model is kept unless the fallback beats it by
     more: on a 300-account book one cut's comparison is mostly noise, and the learned
