@@ -10,6 +10,7 @@ as Parquet, and prints our time as a multiple of it.
     .venv/bin/pip install -e '.[bench]'
     .venv/bin/python bench/score.py [--accounts N] [--orders M] [--no-postgres]
 Target (issue 3): at most 5 s on SQLite and on PostgreSQL for 100k/5M, peak memory < 1 GB.
+Issue 12: the learned churn risk adds at most 2 s (printed as its own line, same run).
 """
 from __future__ import annotations
 
@@ -198,7 +199,18 @@ def phases(url: str) -> None:
     t2 = time.perf_counter()
     save_snapshot(engine, scores, previous)
     t3 = time.perf_counter()
-    print(json.dumps({"load": t1 - t0, "score": t2 - t1, "save": t3 - t2}))
+    # The learned churn risk's own cost, measured in the same process: the same load
+    # without the histories it learns from, the same scoring without learning (fallback).
+    from dataclasses import replace
+    t4 = time.perf_counter()
+    plain = load_book(engine, AS_OF, history=False)
+    t5 = time.perf_counter()
+    score_book(replace(plain, history=None), cfg,
+               previous={a: p.tier for a, p in previous.items()})
+    t6 = time.perf_counter()
+    print(json.dumps({"load": t1 - t0, "score": t2 - t1, "save": t3 - t2,
+                      "load_no_history": t5 - t4, "score_no_learning": t6 - t5,
+                      "risk_model": scores.models.risk.kind}))
 
 
 def report(name: str, r: dict, floor: float) -> None:
@@ -206,6 +218,12 @@ def report(name: str, r: dict, floor: float) -> None:
     print(f"{name:<11} tierbot score: {r['wall']:6.2f} s end to end (x{r['wall'] / floor:5.1f} the "
           f"DuckDB floor), peak RSS {r['maxrss_mb']:,.0f} MB; in-process: load {p['load']:.2f} s, "
           f"score {p['score']:.2f} s, save {p['save']:.2f} s")
+    if "load_no_history" in p:
+        extra = p["load"] - p["load_no_history"] + p["score"] - p["score_no_learning"]
+        print(f"            learned churn risk ({p['risk_model']}): +{extra:.2f} s (loading the "
+              f"histories +{p['load'] - p['load_no_history']:.2f} s, learning "
+              f"+{p['score'] - p['score_no_learning']:.2f} s; without them: load "
+              f"{p['load_no_history']:.2f} s, score {p['score_no_learning']:.2f} s)")
     print(f"            {r['summary']}")
 
 

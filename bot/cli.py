@@ -259,8 +259,11 @@ def score(as_of: Optional[str] = typer.Option(None, "--as-of",
         except NothingToScore as exc:
             err.print(str(exc), markup=False)
             raise typer.Exit(1) from None
+    from messages.risk import model_sentence
+
     total = sum(result.counts.values())
     out.print(f"Scored {total:,} accounts as of {day} (run {result.run_id}).")
+    out.print(model_sentence(result.risk_model, settings.locale), markup=False, highlight=False)
     for tier in TIERS:
         out.print(f"  {tier:<10} {result.counts.get(tier, 0):>7,}")
     if result.current is not None:
@@ -444,40 +447,84 @@ def _cell(value, date_type, decimal_type):
 
 @app.command()
 def backtest(
-    as_of: str = typer.Option(..., "--as-of", help="Score with the data up to this date."),
-    horizon_days: int = typer.Option(90, "--horizon-days", min=7, help="Then look this far ahead."),
+    as_of: Optional[list[str]] = typer.Option(
+        None, "--as-of", help="A cut date: score with the data up to it (repeat for several; "
+        "default: three cuts 91 days apart, the latest whose horizons have all ended)."),
+    horizon_days: Optional[list[int]] = typer.Option(
+        None, "--horizon-days", min=7, max=730,
+        help="Then look this far ahead (repeat for several; default 30, 90 and 180 without "
+             "--as-of, the configured horizon with it)."),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+    chart: Optional[Path] = typer.Option(None, "--chart", help="Draw the calibration as a PNG here."),
+    reps: int = typer.Option(200, "--reps", min=20, max=5000, help="Bootstrap resamples."),
 ) -> None:
-    """How well the churn risk predicted who stopped buying (vs recency alone)."""
+    """How well the churn risk predicted who stopped buying, against recency alone and
+    BG/NBD: ROC AUC with bootstrap 95% intervals, top-decile lift, calibration."""
     import json
 
-    from bot.scoring_jobs import NothingToScore
-    from bot.scoring_jobs import backtest as run_backtest
+    from bot.scoring_jobs import (BACKTEST_HORIZONS, NothingToScore, backtest_many,
+                                  default_cuts)
 
     settings = load_settings()
     config = _scoring_config(settings)
-    day = _parse_cli_date(as_of, "--as-of")
+    today = date.today()
+    horizons = list(horizon_days or ([int(config.risk["horizon_days"])] if as_of
+                                     else BACKTEST_HORIZONS))
+    cuts = ([_parse_cli_date(d, "--as-of") for d in as_of] if as_of
+            else default_cuts(today, horizons))
     with store(settings) as engine:
         try:
-            result = run_backtest(engine, config, day, horizon_days)
+            results = backtest_many(engine, config, cuts, horizons, today=today, reps=reps)
         except NothingToScore as exc:
             err.print(str(exc), markup=False)
             raise typer.Exit(1) from None
+    if chart:
+        from bot.backtest_chart import calibration_png
+
+        chart.write_bytes(calibration_png(results))
+        err.print(f"Wrote the calibration chart to {chart}.")
     if as_json:
-        out.print(json.dumps(result.as_dict()), markup=False, highlight=False)
+        figures = [r.as_dict() for r in results]
+        out.print(json.dumps(figures[0] if len(figures) == 1 else figures), markup=False,
+                  highlight=False)
         return
+    for r in results:
+        _print_backtest(r)
+
+
+def _print_backtest(r) -> None:
+    from messages.risk import model_sentence
+
+    def auc(name):
+        lo, hi = r.auc_ci[name]
+        return f"{r.auc[name]:.3f} [{lo:.3f}, {hi:.3f}]"
+
+    def diff(name):
+        d, lo, hi = r.diff[name]
+        return f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
     rows = [
-        ("as of / horizon", f"{result.as_of} / {result.horizon_days} days"),
-        ("accounts (had ordered)", f"{result.accounts:,}"),
-        ("no order in the horizon", f"{result.churned:,} ({_pct(result.churned, result.accounts)})"),
-        ("ROC AUC, churn risk", f"{result.auc_risk:.3f}"),
-        ("ROC AUC, recency alone", f"{result.auc_recency:.3f}"),
-        ("top decile precision", f"{result.top_decile_precision:.1%}"),
-        ("top decile lift", f"{result.top_decile_lift:.2f}x"),
-        ("tiers moved by the horizon", f"{result.tier_moved_share:.1%}"),
+        ("as of / horizon", f"{r.as_of} / {r.horizon_days} days"),
+        ("accounts (had ordered)", f"{r.accounts:,}"),
+        ("no order in the horizon", f"{r.churned:,} ({_pct(r.churned, r.accounts)})"),
+        ("ROC AUC, churn risk", auc("risk")),
+        ("ROC AUC, recency alone", auc("recency")),
+        ("ROC AUC, BG/NBD", auc("bgnbd")),
+        ("risk minus recency", diff("risk-recency")),
+        ("risk minus BG/NBD", diff("risk-bgnbd")),
+        ("top decile precision", f"{r.top_decile_precision:.1%}"),
+        ("top decile lift", f"{r.top_decile_lift:.2f}x"),
     ]
     for label, value in rows:
         out.print(f"  {label:<28} {value}", markup=False, highlight=False)
+    out.print("  " + model_sentence({"kind": r.model["kind"], "reason": r.model["reason"],
+                                     "horizon_days": r.horizon_days, "facts": r.model["facts"]}),
+              markup=False, highlight=False)
+    out.print("  calibration (decile of risk: predicted % / observed % no order):",
+              markup=False, highlight=False)
+    out.print("    " + "  ".join(f"{c['decile']}: {c['predicted_pct']:.0f}/{c['observed_pct']:.0f}"
+                                 for c in r.calibration), markup=False, highlight=False)
+    out.print("  (95% intervals: bootstrap over accounts)\n", markup=False, highlight=False)
 
 
 def _services(settings: Settings, engine):

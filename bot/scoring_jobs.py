@@ -10,10 +10,10 @@ from sqlalchemy.engine import Engine
 
 from scoring.book import NO_DATE
 from scoring.config import ScoringConfig
-from scoring.engine import Scores, score_book
-from scoring.metrics import roc_auc, top_decile
+from scoring.engine import Models, score_book
+from scoring.metrics import bootstrap_aucs, calibration, interval, roc_auc, top_decile
 from storage.scores import (accounts_with_orders, current_run, load_book, load_overrides,
-                            load_previous_tiers,
+                            load_previous_tiers, risk_model_record,
                             save_snapshot)
 
 
@@ -24,6 +24,7 @@ class ScoreRunResult:
     counts: Counter
     moves: Counter
     first_run: bool  # no earlier run (by date) to compare with
+    risk_model: dict        # the churn-risk model used: kind, reason, figures
     current: tuple[int, date] | None = None  # (id, as_of) of the current run, when not this one
 
 
@@ -40,7 +41,7 @@ MIN_BACKTEST_ACCOUNTS = 20
 
 
 def rescore(engine: Engine, config: ScoringConfig, as_of: date, *,
-            models: tuple | None = None, today: date | None = None) -> ScoreRunResult:
+            models: Models | None = None, today: date | None = None) -> ScoreRunResult:
     """Score the whole book as of `as_of` and store a snapshot per account.
 
     Tiers and movements follow the run that was current on `as_of` (for a backdated run,
@@ -62,55 +63,115 @@ def rescore(engine: Engine, config: ScoringConfig, as_of: date, *,
         now_current = current_run(conn)
     other = None if now_current.id == run_id else (now_current.id, now_current.as_of)
     return ScoreRunResult(run_id, as_of, Counter(scores.tier.tolist()), moves, not previous,
-                          other)
+                          risk_model_record(scores), other)
+
+
+class BacktestRefused(NothingToScore):
+    """A cut whose horizon has not ended yet: there is nothing to check against."""
 
 
 @dataclass
 class Backtest:
+    """How the churn risk, recency alone and BG/NBD ranked who then placed no order."""
+
     as_of: date
     horizon_days: int
     accounts: int           # accounts that had ordered by as_of
     churned: int            # of those, no order within the horizon
-    auc_risk: float
-    auc_recency: float
+    model: dict             # the risk model used at this cut: kind, reason, facts
+    auc: dict               # risk, recency, bgnbd -> ROC AUC
+    auc_ci: dict            # -> (low, high), bootstrap 95%
+    diff: dict              # "risk-recency", "risk-bgnbd" -> (difference, low, high)
     top_decile_precision: float
     top_decile_lift: float
-    tier_moved_share: float
+    calibration: list       # by decile of the risk: predicted % vs observed %
+
+    @property
+    def auc_risk(self) -> float:
+        return self.auc["risk"]
+
+    @property
+    def auc_recency(self) -> float:
+        return self.auc["recency"]
 
     def as_dict(self) -> dict:
-        return {k: (round(v, 4) if isinstance(v, float) else v)
-                for k, v in self.__dict__.items() if k != "as_of"} | {"as_of": self.as_of.isoformat()}
+        def clean(v):
+            if isinstance(v, float):
+                return None if v != v else round(v, 4)
+            if isinstance(v, (tuple, list)):
+                return [clean(x) for x in v]
+            if isinstance(v, dict):
+                return {k: clean(x) for k, x in v.items()}
+            return v
+        return clean({k: v for k, v in self.__dict__.items() if k != "as_of"}) | {
+            "as_of": self.as_of.isoformat(), "auc_risk": clean(self.auc_risk),
+            "auc_recency": clean(self.auc_recency)}
 
 
-def backtest(engine: Engine, config: ScoringConfig, as_of: date, horizon_days: int = 90) -> Backtest:
-    """Score with data up to `as_of`, then check against the next `horizon_days`.
+BACKTEST_HORIZONS = (30, 90, 180)
 
-    'Churned' = no order in (as_of, as_of + horizon]. Compares the churn risk with recency
-    alone, and counts how many tiers moved when rescored at the horizon's end."""
-    end = as_of + timedelta(days=horizon_days)
+
+def default_cuts(today: date, horizons, count: int = 3, step_days: int = 91) -> list[date]:
+    """`count` cut dates `step_days` apart, the newest the latest whose longest horizon has
+    ended by `today`."""
+    newest = today - timedelta(days=max(horizons))
+    return [newest - timedelta(days=step_days * k) for k in range(count)][::-1]
+
+
+def check_cuts(cuts, horizons, today: date) -> None:
+    """Refuse any cut whose horizon ends after `today`, saying which and what to pick."""
+    for cut in cuts:
+        for h in horizons:
+            end = cut + timedelta(days=h)
+            if end > today:
+                raise BacktestRefused(
+                    f"The {h}-day horizon after {cut} ends on {end}, after today ({today}): "
+                    f"what happened in it is not known yet. Pick a cut on or before "
+                    f"{today - timedelta(days=h)} for a {h}-day horizon.")
+
+
+def backtest_many(engine: Engine, config: ScoringConfig, cuts, horizons, *, today: date,
+                  reps: int = 200) -> list[Backtest]:
+    """`backtest` at every cut and horizon, after refusing any that has not ended."""
+    check_cuts(cuts, horizons, today)
+    return [backtest(engine, config, cut, h, reps=reps) for cut in cuts for h in horizons]
+
+
+def backtest(engine: Engine, config: ScoringConfig, as_of: date, horizon_days: int = 90, *,
+             reps: int = 200) -> Backtest:
+    """Score with the data up to `as_of` (the risk learned for this horizon from the data
+    before it), then check against who placed no order in (as_of, as_of + horizon]."""
+    from dataclasses import replace
+
+    from scoring.risk import p_no_order
+
     book = load_book(engine, as_of, window_days=config.window_days)
     active = book.last_order != NO_DATE
     if active.sum() < MIN_BACKTEST_ACCOUNTS:
         raise NothingToScore(
             f"Only {int(active.sum())} accounts had ordered by {as_of}; a backtest needs at "
             f"least {MIN_BACKTEST_ACCOUNTS}. Pick a later --as-of.")
-    before = score_book(book, config)
-    bought = accounts_with_orders(engine, as_of, end)
+    cfg = replace(config, risk={**config.risk, "horizon_days": horizon_days})
+    scores = score_book(book, cfg)
+    bought = accounts_with_orders(engine, as_of, as_of + timedelta(days=horizon_days))
     churned = ~np.isin(book.account_id, list(bought))
-    later = score_book(load_book(engine, end, window_days=config.window_days), config,
-                       previous=dict(zip(before.account_id.tolist(), before.tier.tolist())))
-    precision, lift = top_decile(before.churn_risk[active], churned[active])
+    y = churned[active]
+    bg = scores.models.bg
+    ranked = {"risk": scores.churn_risk[active], "recency": scores.recency_days[active].astype(float),
+              "bgnbd": (p_no_order(book, bg, horizon_days)[active] if bg is not None
+                        else np.full(int(active.sum()), np.nan))}
+    auc = {k: roc_auc(v, y) if not np.isnan(v).all() else float("nan") for k, v in ranked.items()}
+    draws = bootstrap_aucs(ranked, y, reps=reps)
+    diff = {}
+    for other in ("recency", "bgnbd"):
+        lo, hi = interval(draws["risk"] - draws[other])
+        diff[f"risk-{other}"] = (auc["risk"] - auc[other], lo, hi)
+    precision, lift = top_decile(ranked["risk"], y)
+    rm = scores.models.risk
     return Backtest(
-        as_of=as_of, horizon_days=horizon_days, accounts=int(active.sum()),
-        churned=int(churned[active].sum()),
-        auc_risk=roc_auc(before.churn_risk[active], churned[active]),
-        auc_recency=roc_auc(before.recency_days[active], churned[active]),
+        as_of=as_of, horizon_days=horizon_days, accounts=int(active.sum()), churned=int(y.sum()),
+        model={"kind": rm.kind, "reason": rm.reason, "facts": rm.facts},
+        auc=auc, auc_ci={k: interval(v) for k, v in draws.items()}, diff=diff,
         top_decile_precision=precision, top_decile_lift=lift,
-        tier_moved_share=_moved_share(before, later))
-
-
-def _moved_share(before: Scores, later: Scores) -> float:
-    later_tier = dict(zip(later.account_id.tolist(), later.tier.tolist()))
-    moved = [later_tier.get(a) != t for a, t in zip(before.account_id.tolist(), before.tier.tolist())]
-    return float(np.mean(moved)) if moved else float("nan")
+        calibration=calibration(ranked["risk"], y))
 

@@ -89,6 +89,16 @@ def pct(value: float | None, digits: int = 0) -> str:
     return "—" if value is None else f"{value * 100:.{digits}f}%"
 
 
+def points(value: float | None) -> str:
+    """A 0-100 figure (a risk or a chance, in %): whole numbers, but one decimal near the
+    ends, so 99.7 never reads as a certain 100 nor 0.3 as an impossible 0."""
+    if value is None:
+        return "—"
+    if value >= 99.95 or value < 0.05:
+        return ">99.9" if value >= 99.95 else "<0.1"
+    return f"{value:.1f}" if value > 99 or value < 1 else f"{value:.0f}"
+
+
 @lru_cache(maxsize=None)
 def _environment(channel: str, locale: str) -> jinja2.Environment:
     # A channel without its own template yet uses the text one, still through the
@@ -105,6 +115,7 @@ def _environment(channel: str, locale: str) -> jinja2.Environment:
     env.filters["plural"] = plural
     env.filters["kind"] = lambda v: KIND_NAMES[locale].get(v, v)
     env.filters["delivery"] = lambda v: DELIVERY_NAMES[locale].get(v, v)
+    env.filters["points"] = points
     env.globals["tiers"] = TIER_NAMES[locale]
     env.globals["stages"] = STAGE_NAMES[locale]
     return env

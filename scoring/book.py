@@ -18,6 +18,7 @@ class Book:
     as_of: date
     account_id: np.ndarray          # int64
     orders_all: np.ndarray          # orders, all time (returns included)
+    order_days: np.ndarray          # distinct days with an order, all time (BG/NBD counts these)
     first_order: np.ndarray         # ordinal, NO_DATE if never ordered
     last_order: np.ndarray          # ordinal, NO_DATE if never ordered
     spend_all: np.ndarray
@@ -31,6 +32,9 @@ class Book:
     last_interaction: np.ndarray    # ordinal, NO_DATE if none
     nps_min_90: np.ndarray          # lowest NPS in the last 90 days, -1 if none
     complaints_90: np.ndarray
+    # Every account's dated history (scoring.history.History), when loaded: the learned
+    # churn risk trains on it at past cut dates. None: the risk uses its fallback.
+    history: object = None
 
     def __post_init__(self) -> None:
         n = len(self.account_id)

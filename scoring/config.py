@@ -7,7 +7,7 @@ from typing import Any
 TIERS = ("strategic", "key", "potential", "general", "at-risk")
 LIFECYCLES = ("new", "growing", "mature", "declining", "dormant")
 NUMERIC_FIELDS = ("r_score", "f_score", "m_score", "recency_days", "frequency", "monetary",
-                  "churn_risk", "p_alive", "age_days")
+                  "churn_risk", "risk_rank", "p_alive", "age_days", "days_to_due")
 FIELDS = NUMERIC_FIELDS + ("lifecycle",)
 OPERATORS = (">=", "<=", ">", "<", "==", "!=", "in")
 
@@ -48,8 +48,7 @@ REQUIRED = {
     "warnings": ("quarter_drop", "overdue_gap_multiple", "min_orders_for_gap",
                  "interaction_drop", "min_interactions", "low_p_alive", "detractor_nps",
                  "low_activity_ratio", "min_orders_for_activity"),
-    "risk": ("no_order_90d", "overdue", "spend_down", "interactions_falling", "detractor",
-             "complaint"),
+    "risk": ("horizon_days", "reasons"),
 }
 
 
@@ -64,6 +63,10 @@ def parse_config(data: dict, source: str = "tiers.toml") -> ScoringConfig:
     if set(cadence) != set(TIERS) or not all(isinstance(v, int) and v > 0 for v in cadence.values()):
         raise ConfigError(f"{source}: [cadence_days] needs a whole number of days > 0 for "
                           f"each tier: {', '.join(TIERS)}")
+    horizon = data["risk"]["horizon_days"]
+    if not (isinstance(horizon, int) and 7 <= horizon <= 730):
+        raise ConfigError(f"{source}: [risk] horizon_days must be a whole number of days "
+                          f"from 7 to 730, not {horizon!r}")
     rules = tuple(_parse_rule(i, r, source) for i, r in enumerate(data.get("rules", []), 1))
     if not rules or rules[-1].when:
         raise ConfigError(f"{source}: the last [[rules]] entry must have `when = []` so every "

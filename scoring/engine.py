@@ -7,14 +7,26 @@ from datetime import date
 import numpy as np
 from scoring.ranks import min_ranks
 
+from scoring import risk as risk_model
 from scoring.book import NO_DATE, Book
 from scoring.btyd import BGNBD, GammaGamma, fit_bgnbd, fit_gamma_gamma
 from scoring.config import ScoringConfig
+from scoring.risk import RiskModel
 from scoring.tiers import Override, assign_tiers
-from scoring.warnings import Warning, find_warnings, churn_risk
+from scoring.warnings import Warning, find_warnings
 
 FIT_SAMPLE = 20_000  # accounts used to fit the models; predictions cover every account
 WEEK = 7.0
+
+
+@dataclass(frozen=True)
+class Models:
+    """The fitted models a score run used (or, given to `score_book`, uses instead of
+    fitting: a fixed scored context). None: not fitted (too little data)."""
+
+    bg: BGNBD | None
+    gg: GammaGamma | None
+    risk: RiskModel
 
 
 @dataclass
@@ -31,8 +43,11 @@ class Scores:
     m_score: np.ndarray
     lifecycle: np.ndarray           # str
     usual_gap_days: np.ndarray      # nan without enough orders
-    churn_risk: np.ndarray
-    p_alive: np.ndarray             # nan where there is no model
+    churn_risk: np.ndarray          # % P(no order in the next H days); nan if never ordered
+    risk_rank: np.ndarray           # % of the book's ordering accounts with a lower risk
+    risk_reasons: list[list[dict]]  # the risk's own top reasons: code, effect, params
+    lifecycle_reason: list[dict]    # the numbers behind declining / dormant ({} otherwise)
+    p_alive: np.ndarray             # nan where there is no model, and for one-order accounts
     expected_orders_90d: np.ndarray
     expected_order_value: np.ndarray
     clv_12m: np.ndarray
@@ -42,7 +57,7 @@ class Scores:
     rule: list[str]
     matched: list[dict]
     next_visit_due: list[date]
-    models: tuple[BGNBD | None, GammaGamma | None]
+    models: Models
 
 
 def quintile_scores(values: np.ndarray) -> np.ndarray:
@@ -56,7 +71,7 @@ def quintile_scores(values: np.ndarray) -> np.ndarray:
 
 def score_book(book: Book, config: ScoringConfig, *, previous: dict[int, str] | None = None,
                overrides: dict[int, Override] | None = None,
-               models: tuple[BGNBD, GammaGamma] | None = None) -> Scores:
+               models: Models | None = None) -> Scores:
     """Score every account of `book` as of `book.as_of`.
 
     `previous` maps account id -> tier of the last snapshot (for hysteresis); `overrides`
@@ -64,44 +79,157 @@ def score_book(book: Book, config: ScoringConfig, *, previous: dict[int, str] | 
     (a fixed scored context: golden transcripts must not depend on an optimiser's last
     digit)."""
     today = book.as_of.toordinal()
+    horizon = int(config.risk["horizon_days"])
     ordered = book.last_order != NO_DATE
     recency = np.where(ordered, today - book.last_order, -1)
     gap = _usual_gap(book, int(config.warnings["min_orders_for_gap"]))
     r = np.where(ordered, quintile_scores(np.where(ordered, -recency, -np.inf)), 1)
     f = quintile_scores(book.orders_window.astype(float))
     m = quintile_scores(book.spend_window.astype(float))
-    lifecycle = _lifecycle(book, recency, gap, config.lifecycle)
+    lifecycle, lifecycle_reason = _lifecycle(book, recency, gap, config.lifecycle)
     bg, gg, p_alive, e90, e_value, clv = _predictions(book, models)
-    warnings, signals = find_warnings(book, recency=recency, gap=gap, p_alive=p_alive,
-                                      expected_90d=e90, cfg=config.warnings)
-    risk = churn_risk(signals, config.risk, dormant=lifecycle == "dormant")
+    rm = models.risk if models else risk_model.fit_risk_model(
+        book.history, book.as_of, horizon, window_days=config.window_days,
+        detractor_nps=int(config.warnings["detractor_nps"]))
+    X = risk_model.features(book, bg, horizon, int(config.warnings["detractor_nps"]))
+    risk = risk_model.churn_risk(book, rm, X, bg)
+    rank = _risk_rank(risk)
+    reasons = _risk_reasons(book, rm, X, ordered, recency, gap, horizon,
+                            int(config.risk.get("reasons", 3)))
+    warnings = find_warnings(book, recency=recency, gap=gap, p_alive=p_alive,
+                                expected_90d=e90, cfg=config.warnings, risk=risk)
     age = np.where(ordered, today - book.first_order, -1)
+    next_order = _next_order_dates(book, gap, risk)
+    # Days until the account's own rhythm says its next order is due (negative: overdue;
+    # 0 without a rhythm of its own): a slow buyer between orders is not "going quiet".
+    days_to_due = np.array([0 if d is None else d.toordinal() - today for d in next_order])
     values = {"r_score": r, "f_score": f, "m_score": m, "recency_days": recency,
               "frequency": book.orders_window, "monetary": book.spend_window,
-              "churn_risk": risk, "p_alive": np.nan_to_num(p_alive, nan=1.0),
-              "age_days": age, "lifecycle": lifecycle}
+              "churn_risk": np.nan_to_num(risk, nan=0.0), "risk_rank": np.nan_to_num(rank, nan=0.0),
+              "p_alive": np.nan_to_num(p_alive, nan=1.0), "age_days": age, "lifecycle": lifecycle,
+              "days_to_due": days_to_due}
     tier, rule, matched = assign_tiers(book.account_id, values, config, previous or {},
                                        overrides or {}, book.as_of)
     return Scores(
         as_of=book.as_of, account_id=book.account_id, recency_days=recency,
         frequency=book.orders_window, monetary=book.spend_window, r_score=r, f_score=f,
-        m_score=m, lifecycle=lifecycle, usual_gap_days=gap, churn_risk=risk, p_alive=p_alive,
+        m_score=m, lifecycle=lifecycle, usual_gap_days=gap, churn_risk=risk, risk_rank=rank,
+        risk_reasons=reasons, lifecycle_reason=lifecycle_reason,
+        p_alive=np.where(book.order_days >= 2, p_alive, np.nan),
         expected_orders_90d=e90, expected_order_value=e_value, clv_12m=clv,
-        next_order_date=_next_order_dates(book, gap, p_alive, e90),
+        next_order_date=next_order,
         warnings=warnings, tier=tier, rule=rule, matched=matched,
         next_visit_due=_next_visits(book, tier, config.cadence_days),
-        models=(bg, gg))
+        models=Models(bg, gg, rm))
+
+
+def _risk_rank(risk: np.ndarray) -> np.ndarray:
+    """0-100: the share of the book's ordering accounts with a lower risk (nan: never ordered).
+
+    Relative to the book, so "the riskiest fifth" means the same in a book where 80% of
+    accounts stop buying within the horizon and in one where 10% do."""
+    from scoring.ranks import min_ranks
+
+    out = np.full(len(risk), np.nan)
+    known = ~np.isnan(risk)
+    n = int(known.sum())
+    if n:
+        out[known] = 100.0 * (min_ranks(risk[known]) - 1) / n
+    return out
+
+
+def _risk_reasons(book: Book, rm: RiskModel, X, ordered, recency, gap, horizon: int,
+                  top: int) -> list[list[dict]]:
+    """Each account's top reasons from the risk's per-feature contributions (log-odds
+    against the book's typical account), strongest first, with the numbers to say them.
+
+    Columns become Python lists once and each reason's numbers are picked from them: this
+    runs for every account of the book, so no numpy scalar work per account."""
+    n = len(book)
+    out: list[list[dict]] = [[] for _ in range(n)]
+    if not ordered.any():
+        return out
+    typical = risk_model.typical_account(X, ordered)
+    effect = risk_model.contributions(rm, X, typical)
+    order = np.argsort(-np.abs(effect), axis=1, kind="stable")[:, :top]
+    strength = np.round(np.take_along_axis(effect, order, axis=1), 3)
+    today = book.as_of.toordinal()
+    q = book.spend_q
+    own_gap = np.where(np.isnan(gap), (book.last_order - book.first_order)
+                       / np.maximum(book.order_days - 1, 1), gap)
+    col = {
+        "recency": recency, "gap": np.round(np.nan_to_num(own_gap), 1),
+        "days": book.order_days, "first": book.first_order,
+        "spend": np.round(book.spend_window, 2), "age": today - book.first_order,
+        "q0": np.round(q[:, 0], 2), "q1": np.round(q[:, 1], 2),
+        "i90": book.interactions_90, "p90": book.interactions_prev_90,
+        "nps": book.nps_min_90, "complaints": book.complaints_90,
+        "expected": np.round(np.maximum(np.exp(X[:, -1]) - 0.01, 0.0), 2),
+    }
+    typ = {"recency": int(round(float(np.expm1(typical[0])))),
+           "days": int(round(float(np.expm1(typical[1])))) + 1,
+           "spend": round(float(np.expm1(typical[2])), 2),
+           "age": int(round(float(np.expm1(typical[3])))),
+           "expected": round(max(float(np.exp(typical[-1]) - 0.01), 0.0), 2)}
+    firsts = np.unique(book.first_order[ordered]).tolist()
+    iso = dict(zip(firsts, (date.fromordinal(d).isoformat() for d in firsts)))
+
+    def build(name: str, idx: np.ndarray) -> list[dict]:
+        """The numbers of reason `name` for the accounts at `idx` (one comprehension each)."""
+        class Pick(dict):
+            def __missing__(self, key):  # a column's values at idx, taken on first use
+                self[key] = col[key][idx].tolist()
+                return self[key]
+
+        c = Pick()
+        if name == "recency":
+            return [{"recency_days": r, "typical_recency_days": typ["recency"]} for r in c["recency"]]
+        if name == "repeat_days":
+            return [{"order_days": d, "typical_order_days": typ["days"], "first_order": iso[f]}
+                    for d, f in zip(c["days"], c["first"])]
+        if name == "spend_12m":
+            return [{"spend_12m": v, "typical_spend_12m": typ["spend"]} for v in c["spend"]]
+        if name == "age":
+            return [{"age_days": v, "typical_age_days": typ["age"]} for v in c["age"]]
+        if name in ("overdue", "far_overdue"):
+            return [{"recency_days": r, "usual_gap_days": g} for r, g in zip(c["recency"], c["gap"])]
+        if name == "not_due":
+            return [{"recency_days": r, "usual_gap_days": g, "horizon_days": horizon}
+                    for r, g in zip(c["recency"], c["gap"])]
+        if name == "spend_trend":
+            return [{"last_quarter": a, "quarter_before": b} for a, b in zip(c["q0"], c["q1"])]
+        if name == "contact_trend":
+            return [{"last_90": a, "previous_90": b} for a, b in zip(c["i90"], c["p90"])]
+        if name == "detractor":
+            return [{"nps": v} for v in c["nps"]]
+        if name == "complaint":
+            return [{"complaints": v} for v in c["complaints"]]
+        return [{"expected": v, "typical_expected": typ["expected"], "horizon_days": horizon}
+                for v in c["expected"]]
+
+    # Sorted by strength, so the reasons kept are a prefix of each row: under ~1 risk point
+    # either way (|log-odds| < 0.05) is no reason, nor is anything after it.
+    keep = np.cumprod(np.abs(strength) >= 0.05, axis=1).astype(bool) & ordered[:, None]
+    for k in range(order.shape[1]):
+        for j, name in enumerate(risk_model.FEATURES):
+            idx = np.flatnonzero(keep[:, k] & (order[:, k] == j))
+            if len(idx) == 0:
+                continue
+            for i, e, p in zip(idx.tolist(), strength[idx, k].tolist(), build(name, idx)):
+                out[i].append({"code": name, "effect": e, "params": p})
+    return out
 
 
 def _usual_gap(book: Book, min_orders: int) -> np.ndarray:
-    """Mean days between order days over the account's history (nan with too few)."""
+    """Mean days between order DAYS over the account's history (nan with too few)."""
     span = (book.last_order - book.first_order).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        gap = span / (book.orders_all - 1)
-    return np.where(book.orders_all >= min_orders, gap, np.nan)
+        gap = span / (book.order_days - 1)
+    return np.where(book.order_days >= min_orders, gap, np.nan)
 
 
-def _lifecycle(book: Book, recency, gap, cfg) -> np.ndarray:
+def _lifecycle(book: Book, recency, gap, cfg) -> tuple[np.ndarray, list[dict]]:
+    """The stage of every account, and for declining and dormant ones the numbers why."""
     today = book.as_of.toordinal()
     age = today - book.first_order
     never = book.last_order == NO_DATE
@@ -113,30 +241,45 @@ def _lifecycle(book: Book, recency, gap, cfg) -> np.ndarray:
         recency >= cfg["dormant_gap_multiple"] * gap_or_book)
     q = book.spend_q
     two_quarters_down = (q[:, 0] < q[:, 1]) & (q[:, 1] < q[:, 2])
-    declining = ~never & ((trend <= cfg["decline_ratio"]) | two_quarters_down)
+    halved = trend <= cfg["decline_ratio"]
+    declining = ~never & (halved | two_quarters_down)
     new = never | (age < cfg["new_days"])
     growing = (age < cfg["growing_days"]) | ((trend >= cfg["growth_ratio"]) & (prev > 0))
-    return np.select([dormant, new, declining, growing],
-                     ["dormant", "new", "declining", "growing"], "mature").astype(object)
+    stage = np.select([dormant, new, declining, growing],
+                      ["dormant", "new", "declining", "growing"], "mature").astype(object)
+    reasons: list[dict] = [{} for _ in range(len(book))]
+    for i in np.flatnonzero(stage == "dormant").tolist():
+        own = gap[i] == gap[i]
+        reasons[i] = {"code": "dormant", "days_since_order": int(recency[i]),
+                      "gap_days": round(float(gap_or_book[i]), 1), "own_gap": bool(own)}
+    for i in np.flatnonzero(stage == "declining").tolist():
+        if halved[i]:
+            reasons[i] = {"code": "spend_halved", "spend_12m": round(float(book.spend_window[i]), 2),
+                          "spend_prev_12m": round(float(prev[i]), 2)}
+        else:
+            reasons[i] = {"code": "two_quarters_down", "last_quarter": round(float(q[i, 0]), 2),
+                          "quarter_before": round(float(q[i, 1]), 2),
+                          "two_quarters_ago": round(float(q[i, 2]), 2)}
+    return stage, reasons
 
 
-def _predictions(book: Book, models: tuple[BGNBD, GammaGamma] | None = None):
+def _predictions(book: Book, models: Models | None = None):
     """BG/NBD and Gamma-Gamma over the book (weeks), applied to every account that ordered.
 
-    With `models`, those are applied instead of fitting new ones."""
+    Purchases are order DAYS (several lines on one day are one purchase). With `models`,
+    those are applied instead of fitting new ones."""
     n = len(book)
     nan = np.full(n, np.nan)
     ordered = book.last_order != NO_DATE
-    today = book.as_of.toordinal()
-    x = np.maximum(book.orders_all - 1, 0).astype(float)
-    t_x = (book.last_order - book.first_order) / WEEK
-    T = (today - book.first_order) / WEEK
+    x, t_x, T = risk_model.bg_inputs(book)
     idx = np.flatnonzero(ordered & (T > 0))
-    if len(idx) < 20 or not np.any(x[idx] > 0):
+    if models is None and (len(idx) < 20 or not np.any(x[idx] > 0)):
         return None, None, nan, nan, nan, nan
     # A fixed, evenly spread subsample keeps fitting time flat on big books (deterministic).
     sample = idx[np.linspace(0, len(idx) - 1, min(len(idx), FIT_SAMPLE)).astype(int)]
-    bg = models[0] if models else fit_bgnbd(x[sample], t_x[sample], T[sample])
+    bg = models.bg if models else fit_bgnbd(x[sample], t_x[sample], T[sample])
+    if bg is None:
+        return None, None, nan, nan, nan, nan
     p_alive, e90 = nan.copy(), nan.copy()
     p_alive[idx] = bg.p_alive(x[idx], t_x[idx], T[idx])
     e90[idx] = bg.expected_transactions(90 / WEEK, x[idx], t_x[idx], T[idx])
@@ -144,26 +287,27 @@ def _predictions(book: Book, models: tuple[BGNBD, GammaGamma] | None = None):
     e52[idx] = bg.expected_transactions(52.0, x[idx], t_x[idx], T[idx])
     gg, e_value = None, nan.copy()
     try:
-        gg = models[1] if models else fit_gamma_gamma(x[sample], book.avg_order_value[sample])
+        gg = models.gg if models else fit_gamma_gamma(x[sample], book.avg_order_value[sample])
+        if gg is None:
+            raise ValueError("no Gamma-Gamma model")
         e_value[idx] = gg.expected_value(x[idx], book.avg_order_value[idx])
     except ValueError:
         e_value[idx] = book.avg_order_value[idx]
     return bg, gg, p_alive, e90, e_value, e52 * e_value
 
 
-def _next_order_dates(book: Book, gap, p_alive, e90) -> list[date | None]:
-    """The account's own rhythm while it looks alive; else the model's expected rate."""
-    today = book.as_of.toordinal()
+def _next_order_dates(book: Book, gap, risk) -> list[date | None]:
+    """When the account's own rhythm says its next order is due: last order + usual gap.
+
+    It may lie in the past: the card then says when it was expected and that it is
+    overdue (never "expected today"). Without a rhythm of its own (fewer order days than
+    a usual gap needs) there is no date; the card gives the chance of an order instead."""
     out: list[date | None] = []
-    for last, g, p, e in zip(book.last_order.tolist(), gap.tolist(), p_alive.tolist(), e90.tolist()):
-        if last == NO_DATE:
+    for last, g in zip(book.last_order.tolist(), gap.tolist()):
+        if last == NO_DATE or g != g:  # g != g: nan
             out.append(None)
-        elif g == g and p == p and p >= 0.5:  # g == g: not nan
-            out.append(date.fromordinal(max(today, int(round(last + g)))))
-        elif e == e and e > 0.05:
-            out.append(date.fromordinal(today + min(730, int(round(90 / e)))))
         else:
-            out.append(None)
+            out.append(date.fromordinal(int(round(last + g))))
     return out
 
 
@@ -172,5 +316,3 @@ def _next_visits(book: Book, tier, cadence: dict[str, int]) -> list[date]:
     days = np.array([cadence[t] for t in tier], dtype=int) if len(tier) else np.zeros(0, int)
     due = np.where(book.last_interaction == NO_DATE, today, book.last_interaction + days)
     return [date.fromordinal(int(d)) for d in due]
-
-

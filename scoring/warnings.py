@@ -1,4 +1,9 @@
-"""Early warnings (流失预警), each a code with the numbers behind it, and the churn risk."""
+"""Early warnings (流失预警), each a code with the numbers behind it.
+
+Warnings are facts shown on the card; they do not add into the churn risk (the learned
+risk has its own features and explains itself). The two that are the purchase model's
+opinion (low_activity, low_p_alive) are shown only when the risk agrees (>= 50%), so the
+card never says "the model expects few orders" beside "likely to order"."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -17,9 +22,10 @@ class Warning:
     params: dict = field(default_factory=dict)
 
 
-def find_warnings(book: Book, *, recency, gap, p_alive, expected_90d,
-                  cfg) -> tuple[list[list[Warning]], dict]:
-    """Per-account warnings, and each warning's strength in [0, 1] for the risk score."""
+def find_warnings(book: Book, *, recency, gap, p_alive, expected_90d, cfg,
+                  risk=None) -> list[list[Warning]]:
+    """Per-account warnings. `risk` (% P(no order in the horizon)): the purchase model's
+    own warnings are kept only where it is 50 or more."""
     n = len(book)
     q = book.spend_q
     drop = cfg["quarter_drop"]
@@ -30,6 +36,7 @@ def find_warnings(book: Book, *, recency, gap, p_alive, expected_90d,
         inter_ratio = np.where(book.interactions_prev_90 > 0,
                                book.interactions_90 / book.interactions_prev_90, 1.0)
     ordered = book.last_order != NO_DATE
+    agrees = np.ones(n, dtype=bool) if risk is None else np.nan_to_num(risk, nan=0.0) >= 50.0
     e90 = np.nan_to_num(expected_90d, nan=0.0)
     own_rate_90d = book.orders_window * 90.0 / 365.0
     masks = {
@@ -40,21 +47,11 @@ def find_warnings(book: Book, *, recency, gap, p_alive, expected_90d,
         # One-order accounts have P(alive) = 1 by construction: no signal there.
         "low_activity": ordered & ~np.isnan(expected_90d)
         & (book.orders_window >= cfg["min_orders_for_activity"])
-        & (e90 < cfg["low_activity_ratio"] * own_rate_90d),
-        "low_p_alive": ordered & (book.orders_all >= 2) & ~np.isnan(p_alive)
-        & (np.nan_to_num(p_alive, nan=1.0) < cfg["low_p_alive"]),
+        & (e90 < cfg["low_activity_ratio"] * own_rate_90d) & agrees,
+        "low_p_alive": ordered & (book.order_days >= 2) & ~np.isnan(p_alive)
+        & (np.nan_to_num(p_alive, nan=1.0) < cfg["low_p_alive"]) & agrees,
         "detractor": (book.nps_min_90 >= 0) & (book.nps_min_90 <= cfg["detractor_nps"]),
         "complaint": book.complaints_90 > 0,
-    }
-    signals = {
-        "spend_down": np.where(masks["spend_down_2q"], np.clip((fall_recent + fall_before), 0.3, 1), 0.0),
-        "overdue": np.where(ordered, np.clip((overdue_ratio - 1) / 3, 0, 1), 0.0),
-        # P(no order in the next 90 days) under the purchase model (Poisson approximation
-        # of E[Y(90d)]): what the backtest's "churned" asks, and the strongest ranker.
-        "no_order_90d": np.where(ordered & ~np.isnan(expected_90d), np.exp(-e90), 0.0),
-        "interactions_falling": masks["interactions_falling"].astype(float),
-        "detractor": masks["detractor"].astype(float),
-        "complaint": np.minimum(book.complaints_90, 2) / 2.0,
     }
     warnings: list[list[Warning]] = [[] for _ in range(n)]
     any_mask = np.zeros(n, dtype=bool)
@@ -63,7 +60,7 @@ def find_warnings(book: Book, *, recency, gap, p_alive, expected_90d,
     for i in np.flatnonzero(any_mask).tolist():
         warnings[i] = _warnings_of(i, masks, book, q, fall_recent, fall_before, recency, gap,
                                    p_alive, e90, own_rate_90d)
-    return warnings, signals
+    return warnings
 
 
 def _warnings_of(i, masks, book, q, fall_recent, fall_before, recency, gap, p_alive, e90,
@@ -92,15 +89,3 @@ def _warnings_of(i, masks, book, q, fall_recent, fall_before, recency, gap, p_al
     if masks["complaint"][i]:
         out.append(Warning("complaint", {"complaints": int(book.complaints_90[i])}))
     return out
-
-
-def churn_risk(signals: dict[str, np.ndarray], weights: dict[str, float], *, dormant) -> np.ndarray:
-    """0-100: a noisy-OR of the weighted signals; accounts already dormant are 100.
-
-    Noisy-OR keeps one strong signal decisive and lets weak ones add up without passing 100."""
-    keep = None
-    for name, weight in weights.items():
-        term = 1.0 - weight * np.clip(signals[name], 0.0, 1.0)
-        keep = term if keep is None else keep * term
-    risk = 100.0 * (1.0 - keep)
-    return np.round(np.where(dormant, 100.0, risk), 1)

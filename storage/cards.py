@@ -10,7 +10,7 @@ from sqlalchemy.orm import aliased
 
 from storage.models import (Account, Interaction, Order, Rep, ScoreSnapshot,
                             TierOverride)
-from storage.scores import current_run, current_run_id, run_before
+from storage.scores import current_run, current_run_id, load_risk_model, run_before
 from storage.settled import only_settled
 
 
@@ -57,6 +57,7 @@ def account_card(engine: Engine, account_id: int, today: date) -> dict:
             .where(TierOverride.account_id == account_id, TierOverride.cleared_at.is_(None))
             .where(sa.or_(TierOverride.expires_on.is_(None), TierOverride.expires_on >= today))
             .order_by(TierOverride.created_at.desc(), TierOverride.id.desc()).limit(1)).mappings().first()
+        risk_model = load_risk_model(conn, run.id if run is not None else None)
     snap = dict(snapshot) if snapshot else None
     if snap:
         snap["details"] = json.loads(snap["details"] or "{}")
@@ -64,12 +65,14 @@ def account_card(engine: Engine, account_id: int, today: date) -> dict:
             "last_order": dict(last_order) if last_order else None,
             "last_interaction": dict(last_touch) if last_touch else None,
             "contacts_90": contacts_90, "logged_since_score": logged_since,
+            "risk_model": risk_model,
             "override": dict(override) if override else None}
 
 
-def at_risk_accounts(engine: Engine, owner_ids: set[int] | None, *, min_risk: float,
+def at_risk_accounts(engine: Engine, owner_ids: set[int] | None, *, min_rank: float,
                      limit: int) -> list[dict]:
-    """At-risk tier or risk >= min_risk in the current run, most value at stake first.
+    """The at-risk tier in the current run, and accounts a manager set to another tier by
+    hand whose risk rank is >= min_rank, most value at stake first.
 
     Value at stake = churn risk x (12-month spend, or CLV when higher)."""
     owner = aliased(Rep)
@@ -81,11 +84,12 @@ def at_risk_accounts(engine: Engine, owner_ids: set[int] | None, *, min_risk: fl
         stake = s.churn_risk * sa.func.coalesce(
             sa.case((s.clv_12m > s.monetary, s.clv_12m), else_=s.monetary), 0)
         stmt = (sa.select(Account.key, Account.name, owner.name.label("owner"), s.tier,
-                          s.churn_risk, s.monetary, s.clv_12m, s.recency_days, s.details,
+                          s.churn_risk, s.risk_rank, s.monetary, s.clv_12m, s.recency_days, s.details,
                           stake.label("stake"))
                 .join(Account, Account.id == s.account_id)
                 .outerjoin(owner, owner.id == Account.owner_id)
-                .where(s.run_id == run, sa.or_(s.tier == "at-risk", s.churn_risk >= min_risk))
+                .where(s.run_id == run, sa.or_(s.tier == "at-risk", sa.and_(
+                    s.tier_rule == "override", s.risk_rank >= min_rank)))
                 .order_by(stake.desc(), Account.key).limit(limit))
         if owner_ids is not None:
             # Start from the owners' accounts (indexed), not from the whole run's snapshots.

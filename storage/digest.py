@@ -17,14 +17,14 @@ from storage.scores import current_run, run_before
 
 
 def digest_data(engine: Engine, owner_ids: set[int] | None, *, today: date,
-                cadence: dict[str, int], week_days: int = 7) -> dict:
+                cadence: dict[str, int], week_days: int = 7, min_rank: float = 80.0) -> dict:
     book = book_by_tier(engine, owner_ids, week_days=week_days)
     return {
         "book": book,
         "kpis": _kpis(engine, owner_ids, book) | {
             "repurchase_by_tier": repurchase_by_tier(engine, owner_ids, today)},
         "moved": _moved_accounts(engine, owner_ids, book),
-        "at_risk": at_risk_accounts(engine, owner_ids, min_risk=60.0, limit=5),
+        "at_risk": at_risk_accounts(engine, owner_ids, min_rank=min_rank, limit=5),
         "revisits": _revisits(engine, owner_ids, today, cadence, week_days),
     }
 

@@ -123,6 +123,8 @@ class ScoreRun(SQLModel, table=True):
     as_of: date = Field(index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     accounts: int = 0
+    # JSON: the churn-risk model this run used (learned or fallback), why, and its figures.
+    risk_model: Optional[str] = Field(default=None, sa_type=sa.Text)
 
 
 class ScoreSnapshot(SQLModel, table=True):
@@ -149,6 +151,7 @@ class ScoreSnapshot(SQLModel, table=True):
     f_score: Optional[int] = None
     m_score: Optional[int] = None
     churn_risk: Optional[float] = None
+    risk_rank: Optional[float] = None  # % of the book's accounts with a lower churn risk
     p_alive: Optional[float] = None
     expected_orders_90d: Optional[float] = None
     next_order_date: Optional[date] = None

@@ -16,6 +16,8 @@ from sqlalchemy.pool import StaticPool
 from scoring.book import NO_DATE, Book
 from scoring.engine import Scores
 from scoring.explain import describe
+from scoring.history import History, group_rows
+from scoring.risk import TRAIN_ACCOUNTS
 from scoring.tiers import Override
 from storage.models import (Account, Feedback, Interaction, Order, Rep, ScoreRun,
                             ScoreSnapshot, TierOverride)
@@ -27,8 +29,10 @@ QUARTER = 91
 PARALLEL = 2  # the order aggregation runs in this many account-id ranges at once
 
 
-def load_book(engine: Engine, as_of: date, *, window_days: int = 365) -> Book:
-    """Per-account aggregates of everything up to and including `as_of`."""
+def load_book(engine: Engine, as_of: date, *, window_days: int = 365,
+              history: bool = True) -> Book:
+    """Per-account aggregates of everything up to and including `as_of`, and (`history`)
+    the dated histories the churn risk learns from (of every k-th account on a big book)."""
     with engine.connect() as conn:
         ids = np.array(conn.execute(sa.select(Account.id).order_by(Account.id)).scalars().all(),
                        dtype=np.int64)
@@ -38,7 +42,90 @@ def load_book(engine: Engine, as_of: date, *, window_days: int = 365) -> Book:
     with engine.connect() as conn:
         cols.update(_interaction_aggregates(conn, as_of, n, pos))
         cols.update(_feedback_aggregates(conn, as_of, n, pos))
-    return Book(as_of=as_of, account_id=ids, **cols)
+        hist = load_history(conn, as_of, ids) if history and n else None
+    return Book(as_of=as_of, account_id=ids, history=hist, **cols)
+
+
+def _day_number(column, dialect: str):
+    """A DATE column as `date.toordinal()`, computed by the database."""
+    if dialect == "postgresql":
+        return column - sa.cast(sa.literal_column("'0001-01-01'"), sa.Date) + 1
+    return sa.cast(sa.func.julianday(column) - 1721424.5, sa.Integer)
+
+
+HISTORY_CHUNK = 900  # account ids per IN list (under SQLite's oldest parameter limit)
+
+
+def load_history(conn: Connection, as_of: date, ids: np.ndarray,
+                 limit: int = TRAIN_ACCOUNTS) -> History:
+    """Dated histories up to `as_of` of the accounts the churn risk learns from: all of
+    them, or `limit` spread evenly over the account ids. Rows per account and ORDER DAY,
+    sorted by account then day; fetched by id lists, so each account is an index seek
+    (account_id leads the orders index) and a big book is never scanned whole."""
+    if len(ids) > limit:
+        chosen = ids[np.unique(np.linspace(0, len(ids) - 1, limit).astype(np.int64))]
+    else:
+        chosen = ids
+    dialect = conn.dialect.name
+    o = Order.__table__.c
+    amount = sa.cast(o.amount, sa.Double) if dialect == "postgresql" else o.amount
+    t = Interaction.__table__.c
+    f = Feedback.__table__.c
+    orders, touches, feedback = [], [], []
+    everyone = len(chosen) == len(ids)
+    for k in range(0, len(chosen), HISTORY_CHUNK if not everyone else max(len(chosen), 1)):
+        part = [int(a) for a in chosen[k:k + HISTORY_CHUNK]] if not everyone else None
+
+        def among(column):
+            return sa.true() if part is None else column.in_(part)
+
+        orders += _raw_rows(conn,
+            sa.select(o.account_id, _day_number(o.order_date, dialect), sa.func.count(),
+                      sa.func.sum(amount),
+                      sa.func.coalesce(sa.func.sum(amount).filter(o.amount > 0), 0),
+                      sa.func.count().filter(o.amount > 0))
+            .where(o.order_date <= as_of, among(o.account_id))
+            .group_by(o.account_id, o.order_date).order_by(o.account_id, o.order_date))
+        touches += _raw_rows(conn,
+            sa.select(t.account_id, _day_number(t.occurred_on, dialect))
+            .where(t.occurred_on <= as_of, among(t.account_id))
+            .order_by(t.account_id, t.occurred_on))
+        feedback += _raw_rows(conn,
+            sa.select(f.account_id, _day_number(f.given_on, dialect),
+                      sa.case((f.kind == "nps", f.score), else_=-1), f.kind == "complaint")
+            .where(f.given_on <= as_of, among(f.account_id))
+            .order_by(f.account_id, f.given_on))
+    pos = {int(a): i for i, a in enumerate(chosen.tolist())}
+    m = len(chosen)
+
+    def col(rows, k, dtype):
+        return np.array([r[k] for r in rows], dtype=dtype)
+
+    def owners_of(rows):
+        return np.array([pos[r[0]] for r in rows], dtype=np.int64)
+
+    return History(
+        account_id=chosen, order_start=group_rows(owners_of(orders), m),
+        order_day=col(orders, 1, np.int64), order_lines=col(orders, 2, np.int64),
+        order_spend=col(orders, 3, float), order_positive=col(orders, 4, float),
+        order_positive_n=col(orders, 5, np.int64),
+        touch_start=group_rows(owners_of(touches), m), touch_day=col(touches, 1, np.int64),
+        fb_start=group_rows(owners_of(feedback), m), fb_day=col(feedback, 1, np.int64),
+        fb_nps=np.array([-1 if r[2] is None else r[2] for r in feedback], dtype=np.int64),
+        fb_complaint=col(feedback, 3, bool))
+
+
+def _raw_rows(conn: Connection, stmt) -> list[tuple]:
+    """All rows of `stmt` as plain tuples from the driver's cursor: half the time of
+    SQLAlchemy's Row objects for the ~150,000 history rows. Its values are ours (ids,
+    dates), rendered inline; nothing a user typed."""
+    sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.execute(sql)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def accounts_with_orders(engine: Engine, start: date, end: date) -> set[int]:
@@ -100,15 +187,16 @@ def _order_statement(as_of, window_days, dialect: str):
 
     stmt = (sa.select(
         # Only columns of the covering index (account_id, order_date, amount): no table
-        # lookups. Orders are counted, not distinct days: same-day repeats are rare in B2B
-        # and COUNT(DISTINCT) costs a sort per account.
+        # lookups. Orders (lines) and distinct order days are both counted: the purchase
+        # models count days, so several lines on one day are one purchase.
         o.account_id, sa.func.count(), sa.func.min(o.order_date),
         sa.func.max(o.order_date), sa.func.sum(amount),
         sa.func.count().filter(o.order_date > window), spend(o.order_date > window),
         spend(_between(o.order_date, prev_window, window)),
         spend(_between(o.order_date, q[1], q[0])), spend(_between(o.order_date, q[2], q[1])),
         spend(_between(o.order_date, q[3], q[2])),
-        spend(o.amount > 0), sa.func.count().filter(o.amount > 0))
+        spend(o.amount > 0), sa.func.count().filter(o.amount > 0),
+        sa.func.count(sa.distinct(o.order_date)))
         .where(o.order_date <= as_of).group_by(o.account_id))
     return only_settled(stmt, dialect)
 
@@ -116,7 +204,8 @@ def _order_statement(as_of, window_days, dialect: str):
 def _to_columns(rows, n, pos) -> dict:
     out = {name: np.zeros(n) for name in ("spend_all", "spend_window",
                                           "spend_prev_window", "avg_order_value")}
-    out.update({name: np.zeros(n, dtype=np.int64) for name in ("orders_all", "orders_window")})
+    out.update({name: np.zeros(n, dtype=np.int64)
+                for name in ("orders_all", "orders_window", "order_days")})
     out["first_order"] = np.full(n, NO_DATE, dtype=np.int64)
     out["last_order"] = np.full(n, NO_DATE, dtype=np.int64)
     out["spend_q"] = np.zeros((n, 3))
@@ -130,6 +219,7 @@ def _to_columns(rows, n, pos) -> dict:
         out["spend_window"][i], out["spend_prev_window"][i] = float(row[6]), float(row[7])
         out["spend_q"][i] = (float(row[8]), float(row[9]), float(row[10]))
         out["avg_order_value"][i] = float(row[11]) / row[12] if row[12] else 0.0
+        out["order_days"][i] = row[13]
     return out
 
 
@@ -250,7 +340,7 @@ def load_overrides(engine: Engine, as_of: date) -> dict[int, Override]:
 
 SNAPSHOT_COLUMNS = ("run_id", "account_id", "as_of", "tier", "previous_tier", "tier_since",
                     "tier_rule", "lifecycle", "recency_days", "frequency", "monetary", "r_score",
-                    "f_score", "m_score", "churn_risk", "p_alive", "expected_orders_90d",
+                    "f_score", "m_score", "churn_risk", "risk_rank", "p_alive", "expected_orders_90d",
                     "next_order_date", "clv_12m", "usual_gap_days", "expected_order_value",
                     "next_visit_due", "details")
 
@@ -274,14 +364,16 @@ def save_snapshot(engine: Engine, scores: Scores,
         else:
             since.append((before.since or before.as_of).isoformat())
     with engine.begin() as conn:
-        run_id = conn.execute(sa.insert(ScoreRun).values(as_of=scores.as_of,
-                                                         accounts=len(tiers))).inserted_primary_key[0]
+        run_id = conn.execute(sa.insert(ScoreRun).values(
+            as_of=scores.as_of, accounts=len(tiers),
+            risk_model=json.dumps(risk_model_record(scores)))).inserted_primary_key[0]
         rows = zip(
             [run_id] * len(tiers), scores.account_id.tolist(), [scores.as_of.isoformat()] * len(tiers),
             tiers, prev_tiers, since, scores.rule, scores.lifecycle.tolist(),
             [r if r >= 0 else None for r in scores.recency_days.tolist()],
             scores.frequency.tolist(), _floats(scores.monetary, 4), scores.r_score.tolist(),
-            scores.f_score.tolist(), scores.m_score.tolist(), _floats(scores.churn_risk, 1),
+            scores.f_score.tolist(), scores.m_score.tolist(), _floats(scores.churn_risk, 4),
+            _floats(scores.risk_rank, 2),
             _floats(scores.p_alive, 4), _floats(scores.expected_orders_90d, 4),
             [d.isoformat() if d else None for d in scores.next_order_date],
             _floats(scores.clv_12m, 2), _floats(scores.usual_gap_days, 1),
@@ -296,12 +388,37 @@ def _floats(values: np.ndarray, digits: int) -> list:
     return [None if v != v else v for v in rounded.tolist()]
 
 
+def risk_model_record(scores: Scores) -> dict:
+    """What a run stores about its churn-risk model: kind, why, horizon, figures, weights."""
+    from scoring.risk import FEATURES
+
+    rm = scores.models.risk
+    kind = rm.kind if rm.learned or scores.models.bg is not None else "ranks"
+    record = {"kind": kind, "reason": rm.reason, "horizon_days": rm.horizon_days,
+              "facts": rm.facts}
+    if rm.learned:
+        record["weights"] = {f: round(c, 4) for f, c in zip(FEATURES, rm.coef)}
+    return record
+
+
+def load_risk_model(conn: Connection, run_id: int | None) -> dict | None:
+    """The risk model record of a run (None for runs scored before it was recorded)."""
+    if run_id is None:
+        return None
+    text = conn.execute(sa.select(ScoreRun.risk_model).where(ScoreRun.id == run_id)).scalar()
+    return json.loads(text) if text else None
+
+
 def _details(scores: Scores) -> list[str]:
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     out = []
-    for matched, warnings in zip(scores.matched, scores.warnings):
+    for matched, warnings, reasons, stage in zip(scores.matched, scores.warnings,
+                                                 scores.risk_reasons, scores.lifecycle_reason):
         details = {"matched": matched,
-                   "warnings": [{"code": w.code, "params": w.params} for w in warnings]}
+                   "warnings": [{"code": w.code, "params": w.params} for w in warnings],
+                   "risk_reasons": reasons}
+        if stage:
+            details["lifecycle"] = stage
         if "model" in matched:  # an override: keep the model's verdict beside it
             details["matched"] = {k: v for k, v in matched.items() if k != "model"}
             details["model"] = matched["model"]

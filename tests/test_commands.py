@@ -1,6 +1,6 @@
 """The command layer as chat users meet it: transcripts, permissions, escaping, failures."""
 import logging
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -45,7 +45,7 @@ def test_why_adds_the_breakdown(services):
     _, short = ask(services, "/tier ACME")
     _, full = ask(services, "/tier ACME why")
     assert "Full breakdown:" not in short and "Full breakdown:" in full
-    assert "P(still buying)" in full
+    assert "chance of an order in the next 90 days: " in full
 
 
 def test_several_matches_ask_to_choose_and_none_suggests(services):
@@ -266,3 +266,57 @@ def test_chinese_cards_name_interaction_kinds_in_chinese(services):
     _, card = ask(services, "/分层 华锐", rep="rep.zhang", locale="zh")
     line = next(x for x in card.splitlines() if x.startswith("最近联系"))
     assert "会议" in line and "meeting" not in line
+
+
+def test_no_card_contradicts_its_own_risk(services):
+    """Every account's card, in both languages: the chance of an order is 100 - risk, a
+    missed rhythm is said as overdue (never "expected" in the past), no P(still buying)
+    beside a risk, a declining or dormant account says why, and the purchase model's own
+    warnings appear only when the risk agrees."""
+    import re
+    from datetime import date as Date
+
+    with services.engine.connect() as conn:
+        keys = conn.execute(sa.select(Account.key).order_by(Account.key)).scalars().all()
+    checked = 0
+    for key in keys:
+        reply, text = ask(services, f"/tier {key} why", rep="admin")
+        if reply.template != "tier":
+            continue
+        s, risk = reply.context["s"], reply.context["risk"]
+        assert "P(still buying)" not in text and "still a customer" not in text
+        if s["churn_risk"] is None:
+            continue
+        checked += 1
+        assert abs(risk["chance"] + s["churn_risk"] - 100.0) < 1e-9
+        shown = re.search(r"churn risk ([\d.<>]+)% chance of no order", text).group(1)
+        chance = re.search(r"([\d.<>]+)% chance of an order in the next 90 days", text).group(1)
+        if shown[0].isdigit() and chance[0].isdigit():
+            assert abs(float(shown) + float(chance) - 100) <= 1.0, (key, shown, chance)
+        if "was expected" in text:
+            late = risk["overdue_days"]
+            assert risk["expected"] < s["as_of"] and f"{late} day{'' if late == 1 else 's'} overdue" in text
+        if "expected around" in text:
+            assert risk["expected"] >= s["as_of"]
+        if s["lifecycle"] in ("declining", "dormant"):
+            assert ("Declining: " if s["lifecycle"] == "declining" else "Dormant: ") in text
+        if "The purchase model puts the chance" in text or "The purchase model expects" in text.split("Why this risk:")[0]:
+            assert s["churn_risk"] >= 50
+        _, zh = ask(services, f"/tier {key}", rep="admin", locale="zh")
+        assert "未来90天不下单的概率" in zh or "排名" in zh
+    assert checked > 50
+
+
+def test_backtest_in_chat_for_managers(services):
+    reply, text = ask(services, "/backtest")
+    assert reply.template == "backtest"
+    r = reply.context["r"]
+    assert r.horizon_days == 90 and r.as_of == TODAY - timedelta(days=90)
+    assert f"churn risk     AUC {r.auc['risk']:.3f}" in text and "recency alone  AUC" in text
+    assert "Risk minus recency" in text and "Top 10% by risk" in text
+    _, zh = ask(services, "/回测 30", locale="zh")
+    assert "流失风险在本客户群上的预测效果" in zh and "30天内" in zh
+    reply, text = ask(services, "/backtest", rep="rep.tom")
+    assert reply.context["code"] == "managers_only"
+    reply, _ = ask(services, "/backtest 45")
+    assert reply.context["code"] == "usage"

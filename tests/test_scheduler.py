@@ -328,7 +328,16 @@ def test_at_risk_alerts_once_per_score_run(services, slack, wecom):
     from bot.scoring_jobs import rescore
     deliverer = make_deliverer(services, slack, wecom)
     assert deliverer.sweep(("alert",), now=MONDAY).get("sent", 0) == 0  # one run: no movement
-    rescore(services.engine, services.scoring, date(2027, 2, 20))
+    # Three months later, with a much wider at-risk rule (the riskiest 80%, not 20%), so that
+    # several of each rep's accounts move into the tier in this run.
+    from importlib import resources
+
+    from scoring.config import parse_config
+    import tomllib
+    text = resources.files("scoring").joinpath("tiers.toml").read_text("utf-8")
+    wider = parse_config(tomllib.loads(text.replace('["risk_rank", ">=", 80]',
+                                                    '["risk_rank", ">=", 20]')))
+    rescore(services.engine, wider, date(2027, 2, 20))
     with services.engine.connect() as conn:
         moved = dict(conn.execute(sa.text(
             "SELECT r.key, count(*) FROM score_snapshots s JOIN accounts a ON a.id = s.account_id "

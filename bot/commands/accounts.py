@@ -7,7 +7,9 @@ import sqlalchemy as sa
 
 from bot.commands.core import Reply, Request, Services, UserError
 from bot.commands.people import Person, check_can_read, visible_owner_ids
+from messages.risk import model_sentence, reason_sentence, stage_sentence
 from scoring.explain import describe, top_reason
+from scoring.tiers import at_risk_rank
 from scoring.warnings import Warning
 from storage.cards import account_card, at_risk_accounts, book_by_tier
 from storage.logbook import visits_due
@@ -90,9 +92,11 @@ def tier(args: list[str], ctx: Context) -> Reply:
     # The due date the same way /due, reminders and the digest compute it (live).
     [due] = visits_due(ctx.services.engine, None, today, ctx.services.scoring.cadence_days,
                        account_id=match.account_id)
+    record = card.get("risk_model") or {}
     return Reply("tier", {
         "card": card, "s": snapshot, "why": why, "warnings": warnings, "due": due,
         "matched": details.get("matched", {}),
+        "risk": risk_view(snapshot, record, ctx.locale),
         "playbook": playbook.get(ctx.locale) or playbook.get("en", []),
         "currency": ctx.services.settings.currency, "today": today,
     })
@@ -110,11 +114,44 @@ def at_risk(args: list[str], ctx: Context) -> Reply:
     if scope is None:
         scope = DEFAULT_SCOPE.get(ctx.person.role, "own")
     owners = visible_owner_ids(ctx.person, ctx.services, scope)
-    rows = at_risk_accounts(ctx.services.engine, owners, min_risk=60.0, limit=max(limit, 1))
+    rows = at_risk_accounts(ctx.services.engine, owners,
+                            min_rank=at_risk_rank(ctx.services.scoring), limit=max(limit, 1))
     for row in rows:
-        row["reason"] = top_reason(row["details"].get("warnings", []), ctx.locale)
+        row["reason"] = why_at_risk(row["details"], ctx.locale)
     return Reply("at_risk", {"rows": rows, "scope": scope, "limit": limit,
                              "currency": ctx.services.settings.currency})
+
+
+def why_at_risk(details: dict, locale: str) -> str:
+    """The one-line reason an account is at risk: the risk's own strongest reason that
+    raises it, else the first warning ("" when there is neither)."""
+    for reason in details.get("risk_reasons", []):
+        if reason["effect"] > 0:
+            return reason_sentence(reason, locale)
+    return top_reason(details.get("warnings", []), locale)
+
+
+def risk_view(snapshot: dict, record: dict, locale: str) -> dict:
+    """What the card says about the risk, computed once so no two lines disagree: the risk
+    and its rank, the chance of an order (when the risk is a probability), the reasons
+    (raising first), the stage's reason, when the next order is/was expected."""
+    risk = snapshot.get("churn_risk")
+    probability = record.get("kind", "learned") != "ranks"
+    reasons = snapshot["details"].get("risk_reasons", [])
+    ordered = sorted(reasons, key=lambda r: -r["effect"])
+    as_of = snapshot["as_of"]
+    expected = snapshot.get("next_order_date")
+    overdue = (as_of - expected).days if expected and expected < as_of else 0
+    return {
+        "value": risk, "rank": snapshot.get("risk_rank"), "probability": probability,
+        "horizon": record.get("horizon_days", 90),
+        "chance": None if risk is None or not probability else 100.0 - risk,
+        "up": [reason_sentence(r, locale) for r in ordered if r["effect"] > 0],
+        "down": [reason_sentence(r, locale) for r in ordered if r["effect"] < 0],
+        "stage": stage_sentence(snapshot["details"].get("lifecycle"), locale),
+        "model": model_sentence(record, locale),
+        "expected": expected, "overdue_days": overdue,
+    }
 
 
 TIER_ORDER = ("strategic", "key", "potential", "general", "at-risk")
@@ -146,9 +183,10 @@ def digest(args: list[str], ctx: Context) -> Reply:
     scope = DEFAULT_SCOPE.get(ctx.person.role, "own")
     owners = visible_owner_ids(ctx.person, ctx.services, scope)
     data = digest_data(ctx.services.engine, owners, today=ctx.services.today(),
-                       cadence=ctx.services.scoring.cadence_days)
+                       cadence=ctx.services.scoring.cadence_days,
+                       min_rank=at_risk_rank(ctx.services.scoring))
     for row in data["at_risk"]:
-        row["reason"] = top_reason(row["details"].get("warnings", []), ctx.locale)
+        row["reason"] = why_at_risk(row["details"], ctx.locale)
     for row in data["moved"]:
         row["reason"] = top_reason(row["warnings"], ctx.locale)
     return Reply("digest", data | {"scope": scope, "person": ctx.person.name,

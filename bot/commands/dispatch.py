@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from bot.commands import accounts as account_commands
-from bot.commands import logbook, manage
+from bot.commands import evidence, logbook, manage
 from bot.commands.core import Reply, Request, Services, UserError
 from bot.commands.people import identify
 
@@ -43,6 +43,7 @@ COMMANDS = [
     Command("feedback", ("反馈",), logbook.feedback),
     Command("assign", ("分配",), manage.assign),
     Command("override", ("调整",), manage.override),
+    Command("backtest", ("回测",), evidence.backtest),
     Command("help", ("帮助", "tierbot-help", "?"), help_command),
 ]
 _BY_WORD = {word: c for c in COMMANDS for word in (c.name, *c.aliases)}

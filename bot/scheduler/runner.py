@@ -23,8 +23,8 @@ from bot.scheduler.chart import tier_chart
 from bot.scheduler.leader import Leader
 from bot.scheduler.outbox import Outbox, Recipient
 from bot.settings import Settings
+from bot.commands.accounts import why_at_risk
 from storage import deliveries
-from scoring.explain import top_reason
 from storage.cards import newly_at_risk
 from storage.inbound import prune_events
 from storage.logbook import visits_due
@@ -226,7 +226,7 @@ class Deliverer:
             if not fresh:
                 return None
             for r in fresh:
-                r["reason"] = top_reason(r["details"].get("warnings", []), locale)
+                r["reason"] = why_at_risk(r["details"], locale)
             return lambda: self.outbox.alert(rep, channel, fresh, locale, period)
         rows = [r for r in visits_due(self.engine, rep.id, local_day,
                                       self.services.scoring.cadence_days) if r["due"] <= local_day]

@@ -41,7 +41,7 @@ log = logging.getLogger("tierbot.slack")
 
 # Every command of the command layer, as the manifest declares them.
 SLASH_COMMANDS = ("/tier", "/at-risk", "/accounts", "/digest", "/visit", "/due", "/done",
-                  "/snooze", "/feedback", "/assign", "/override", "/tierbot-help")
+                  "/snooze", "/feedback", "/assign", "/override", "/backtest", "/tierbot-help")
 PUBLIC_WORDS = {"public", "公开"}
 _MENTION = re.compile(r"<@[A-Z0-9]+(\|[^>]*)?>")
 

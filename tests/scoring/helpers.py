@@ -10,7 +10,7 @@ from scoring.book import NO_DATE, Book
 
 AS_OF = date(2026, 11, 22)
 T = AS_OF.toordinal()
-DEFAULTS = dict(orders_all=0, first_order=NO_DATE, last_order=NO_DATE, spend_all=0.0,
+DEFAULTS = dict(orders_all=0, order_days=0, first_order=NO_DATE, last_order=NO_DATE, spend_all=0.0,
                 orders_window=0, spend_window=0.0, spend_prev_window=0.0,
                 spend_q=(0.0, 0.0, 0.0), avg_order_value=0.0, interactions_90=0,
                 interactions_prev_90=0, last_interaction=NO_DATE, nps_min_90=-1, complaints_90=0)
@@ -23,7 +23,7 @@ def regular(days_between: int, orders: int, last_days_ago: int, amount: float = 
     in_window = sum(1 for k in range(orders) if T - (last - k * days_between) < 365)
     quarters = [sum(amount for k in range(orders) if lo <= T - (last - k * days_between) < hi)
                 for lo, hi in ((0, 91), (91, 182), (182, 273))]
-    acc = dict(orders_all=orders, first_order=first, last_order=last,
+    acc = dict(orders_all=orders, order_days=orders, first_order=first, last_order=last,
                spend_all=amount * orders, orders_window=in_window,
                spend_window=amount * in_window, spend_prev_window=amount * in_window,
                spend_q=tuple(quarters), avg_order_value=amount)

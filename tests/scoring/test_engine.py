@@ -68,7 +68,8 @@ def test_no_false_warnings(account):
 
 def test_a_single_order_is_no_churn_signal_by_itself():
     scores, k = score_one(regular(1, 1, 20))
-    assert scores.p_alive[k] == 1.0  # BG/NBD: one order cannot die in the model
+    # BG/NBD's P(alive) is 1 for one order by construction: never shown as evidence of life.
+    assert np.isnan(scores.p_alive[k])
     assert "low_p_alive" not in codes(scores, k)
 
 
@@ -103,11 +104,14 @@ def test_tier_rules_carry_the_rule_and_values():
 
 
 def test_valuable_account_going_quiet_is_at_risk():
+    # In a book where a few regular buyers have left, so the purchase model knows silence
+    # can mean leaving (in a book where nobody ever left, no model can learn that).
     quiet = regular(7, 80, 70, amount=50000.0, orders_window=40)
-    scores, k = score_one(quiet)
+    lapsed = [regular(14, 20, 200 + 3 * i) for i in range(8)]
+    scores, k = score_book(book(quiet, *BACKGROUND, *lapsed), config()), 0
     assert scores.tier[k] == "at-risk"
     assert scores.rule[k] == "valuable-going-quiet"
-    assert scores.matched[k]["churn_risk"] >= 60
+    assert scores.matched[k]["risk_rank"] >= 80
 
 
 def test_everyone_gets_a_tier():

@@ -9,19 +9,24 @@ from scoring.tiers import assign_tiers
 from tests.scoring.helpers import config
 
 BASE = dict(r_score=3, f_score=3, m_score=3, recency_days=20, frequency=6, monetary=5000.0,
-            churn_risk=10.0, p_alive=0.95, age_days=800, lifecycle="mature")
+            churn_risk=10.0, risk_rank=30.0, days_to_due=0, p_alive=0.95, age_days=800, lifecycle="mature")
 
 CASES = [
-    ("valuable-going-quiet", "at-risk", dict(m_score=4, churn_risk=75.0)),
+    ("valuable-going-quiet", "at-risk", dict(m_score=4, churn_risk=75.0, risk_rank=85.0)),
     ("top-recent-frequent-high-spend", "strategic", dict(r_score=5, f_score=4, m_score=5)),
     ("solid-regular-buyer", "key", dict()),
     ("growing-firm", "key", dict(r_score=2, lifecycle="growing", m_score=3)),
     ("high-spend-infrequent", "potential", dict(r_score=2, f_score=1, m_score=5)),
     ("young-account", "potential", dict(r_score=2, f_score=1, m_score=1, lifecycle="new")),
     ("everyone-else", "general", dict(r_score=1, f_score=2, m_score=2)),
-    # Edges: a new account is never at-risk; risk at 59.9 is not enough.
-    ("young-account", "potential", dict(r_score=2, m_score=3, f_score=1, churn_risk=90.0, lifecycle="new")),
-    ("solid-regular-buyer", "key", dict(churn_risk=59.9)),
+    # Edges: a new account is never at-risk; the riskiest fifth means rank 80, not 79.9;
+    # a high risk alone is not at-risk when most of the book is as risky (rank 50).
+    ("young-account", "potential", dict(r_score=2, m_score=3, f_score=1, churn_risk=90.0,
+                                        risk_rank=95.0, lifecycle="new")),
+    ("solid-regular-buyer", "key", dict(risk_rank=79.9)),
+    ("solid-regular-buyer", "key", dict(churn_risk=90.0, risk_rank=50.0)),
+    # Risky only because its next order is not due yet (a slow buyer between orders).
+    ("solid-regular-buyer", "key", dict(m_score=4, risk_rank=85.0, days_to_due=100)),
 ]
 
 
@@ -35,14 +40,15 @@ def run(cases, previous=None):
 def test_each_rule():
     tiers, rules, matched = run(CASES)
     assert list(zip(rules, tiers)) == [(c[0], c[1]) for c in CASES]
-    assert matched[0] == {"m_score": 4, "churn_risk": 75.0, "lifecycle": "mature"}
+    assert matched[0] == {"m_score": 4, "risk_rank": 85.0, "lifecycle": "mature",
+                          "days_to_due": 0}
 
 
 def test_leaving_at_risk_needs_a_clear_margin():
-    case = [("", "", dict(m_score=4, churn_risk=55.0))]
-    assert run(case)[0][0] == "key"                          # newcomer at 55: not at-risk
-    assert run(case, previous={1: "at-risk"})[0][0] == "at-risk"  # incumbent stays until < 50
-    case = [("", "", dict(m_score=4, churn_risk=45.0))]
+    case = [("", "", dict(m_score=4, risk_rank=75.0))]
+    assert run(case)[0][0] == "key"                          # newcomer at 75: not at-risk
+    assert run(case, previous={1: "at-risk"})[0][0] == "at-risk"  # incumbent stays until < 70
+    case = [("", "", dict(m_score=4, risk_rank=65.0))]
     assert run(case, previous={1: "at-risk"})[0][0] == "key"
 
 
@@ -53,7 +59,8 @@ def test_leaving_at_risk_needs_a_clear_margin():
     (lambda d: d["rules"][0]["when"].append(["m_score", "~", 1]), "unknown operator '~'"),
     (lambda d: d["rules"][0]["when"].append(["lifecycle", ">=", "new"]), "lifecycle compares with"),
     (lambda d: d["cadence_days"].pop("key"), "\\[cadence_days\\] needs"),
-    (lambda d: d["risk"].pop("overdue"), "\\[risk\\] needs numbers for: overdue"),
+    (lambda d: d["risk"].pop("horizon_days"), "\\[risk\\] needs numbers for: horizon_days"),
+    (lambda d: d["risk"].update(horizon_days=3), "horizon_days must be a whole number"),
 ])
 def test_config_errors_name_what_is_wrong(mutate, message):
     import tomllib

@@ -1,0 +1,130 @@
+"""The churn risk in words, English and Chinese: its reasons, the model in use, the stage.
+
+Reasons come from the risk's own per-feature contributions (see scoring/risk.py); each is
+stored as {"code", "effect", "params"} and said here with its numbers. A positive effect
+raises the risk, a negative one lowers it.
+"""
+from __future__ import annotations
+
+REASONS = {
+    "en": {
+        "recency": "Last order {recency_days} days ago (a typical account here: {typical_recency_days} days).",
+        "repeat_days": "Ordered on {order_days} separate day(s) since {first_order} (typical: {typical_order_days}).",
+        "spend_12m": "{spend_12m:,.0f} spent in the last 12 months (typical: {typical_spend_12m:,.0f}).",
+        "age": "A customer for {age_days} days (typical: {typical_age_days}).",
+        "overdue": "No order for {recency_days} days; this account usually orders every {usual_gap_days:.0f} days.",
+        "far_overdue": "No order for {recency_days} days, more than twice its usual gap of {usual_gap_days:.0f} days.",
+        "not_due": "Orders about every {usual_gap_days:.0f} days, last {recency_days} days ago: the next is not due within {horizon_days} days.",
+        "spend_trend": "Spend last quarter {last_quarter:,.0f} against {quarter_before:,.0f} the quarter before.",
+        "contact_trend": "{last_90} contacts in the last 90 days against {previous_90} in the 90 before.",
+        "detractor": "Detractor NPS of {nps} in the last 90 days.",
+        "complaint": "{complaints} complaint(s) in the last 90 days.",
+        "expected_orders": "The purchase model expects {expected} orders in the next {horizon_days} days (typical: {typical_expected}).",
+    },
+    "zh": {
+        "recency": "最近一次下单在{recency_days}天前（本客户群典型值：{typical_recency_days}天）。",
+        "repeat_days": "自{first_order}以来在{order_days}个不同日期下单（典型值：{typical_order_days}）。",
+        "spend_12m": "近12个月采购额{spend_12m:,.0f}（典型值：{typical_spend_12m:,.0f}）。",
+        "age": "已是客户{age_days}天（典型值：{typical_age_days}天）。",
+        "overdue": "已{recency_days}天未下单；该客户通常每{usual_gap_days:.0f}天下单一次。",
+        "far_overdue": "已{recency_days}天未下单，超过其通常间隔（{usual_gap_days:.0f}天）的两倍。",
+        "not_due": "通常约每{usual_gap_days:.0f}天下单，上次在{recency_days}天前：未来{horizon_days}天内还未到下次下单时间。",
+        "spend_trend": "上季度采购额{last_quarter:,.0f}，再上一季度{quarter_before:,.0f}。",
+        "contact_trend": "近90天互动{last_90}次，之前90天{previous_90}次。",
+        "detractor": "近90天净推荐值为{nps}（贬损者）。",
+        "complaint": "近90天有{complaints}次投诉。",
+        "expected_orders": "购买模型预计未来{horizon_days}天下单{expected}次（典型值：{typical_expected}）。",
+    },
+}
+
+MODEL = {
+    "en": {
+        "learned": "Churn risk: the chance of no order in the next {horizon_days} days, learned "
+                   "from this book's own history ({n_cuts} past dates, {accounts} accounts); "
+                   "checked inside that history it ranked with AUC {auc_learned} against "
+                   "{auc_fallback} for the purchase model.",
+        "young_book": "Churn risk: the purchase model's (BG/NBD) chance of no order in the next "
+                      "{horizon_days} days, because the book has {history_days} days of history "
+                      "and learning from it needs {needed_days}.",
+        "too_few": "Churn risk: the purchase model's (BG/NBD) chance of no order in the next "
+                   "{horizon_days} days, because too few accounts stopped or kept buying in the "
+                   "book's past to learn from ({churners} stopped, {stayers} kept buying; "
+                   "learning needs at least 100 accounts and 30 of each).",
+        "not_better": "Churn risk: the purchase model's (BG/NBD) chance of no order in the next "
+                      "{horizon_days} days, because a model learned from this book did not beat "
+                      "it on the book's own history (AUC {auc_learned} against {auc_fallback}).",
+        "no_history": "Churn risk: the purchase model's (BG/NBD) chance of no order in the next "
+                      "{horizon_days} days (no order history to learn from).",
+        "ranks": "Churn risk: a rank by days since the last order (0-100, not a probability), "
+                 "because the book has too few repeat buyers for the purchase model.",
+    },
+    "zh": {
+        "learned": "流失风险：未来{horizon_days}天不下单的概率，由本客户群自己的历史学习得出"
+                   "（{n_cuts}个历史时点，{accounts}个客户）；在历史内回测的AUC为{auc_learned}，"
+                   "购买模型为{auc_fallback}。",
+        "young_book": "流失风险：购买模型（BG/NBD）估计的未来{horizon_days}天不下单的概率；"
+                      "客户群只有{history_days}天历史，学习需要{needed_days}天。",
+        "too_few": "流失风险：购买模型（BG/NBD）估计的未来{horizon_days}天不下单的概率；"
+                   "历史中停止或持续采购的客户太少，无法学习（停止{churners}个，持续{stayers}个；"
+                   "学习需要至少100个客户，两类各至少30个）。",
+        "not_better": "流失风险：购买模型（BG/NBD）估计的未来{horizon_days}天不下单的概率；"
+                      "由本客户群学习的模型在历史回测中没有更好（AUC {auc_learned}，购买模型"
+                      "{auc_fallback}）。",
+        "no_history": "流失风险：购买模型（BG/NBD）估计的未来{horizon_days}天不下单的概率"
+                      "（没有可学习的订单历史）。",
+        "ranks": "流失风险：按距上次下单天数的排名（0-100，不是概率）；复购客户太少，"
+                 "无法拟合购买模型。",
+    },
+}
+
+STAGE = {
+    "en": {
+        "dormant": "Dormant: no order for {days_since_order} days, {times:.1f}x {whose} gap of "
+                   "{gap_days:.0f} days.",
+        "spend_halved": "Declining: {spend_12m:,.0f} spent in the last 12 months against "
+                        "{spend_prev_12m:,.0f} the 12 before.",
+        "two_quarters_down": "Declining: spend fell two quarters running ({two_quarters_ago:,.0f}, "
+                             "then {quarter_before:,.0f}, then {last_quarter:,.0f}).",
+    },
+    "zh": {
+        "dormant": "沉睡：已{days_since_order}天未下单，是{whose}间隔（{gap_days:.0f}天）的"
+                   "{times:.1f}倍。",
+        "spend_halved": "衰退：近12个月采购额{spend_12m:,.0f}，之前12个月{spend_prev_12m:,.0f}。",
+        "two_quarters_down": "衰退：采购额连续两个季度下降（{two_quarters_ago:,.0f}、"
+                             "{quarter_before:,.0f}、{last_quarter:,.0f}）。",
+    },
+}
+WHOSE = {"en": {True: "its usual", False: "the book's typical"},
+         "zh": {True: "其通常", False: "客户群典型"}}
+
+
+def _texts(table: dict, locale: str) -> dict:
+    return table.get(locale, table["en"])
+
+
+def reason_sentence(reason: dict, locale: str = "en") -> str:
+    """One stored risk reason as a sentence with its numbers."""
+    return _texts(REASONS, locale)[reason["code"]].format(**reason["params"])
+
+
+def model_sentence(record: dict | None, locale: str = "en") -> str:
+    """Which churn-risk model a run used, and why ("" for runs before it was recorded)."""
+    if not record:
+        return ""
+    facts = dict(record.get("facts") or {})
+    key = "ranks" if record.get("kind") == "ranks" else record.get("reason", "no_history")
+    facts.setdefault("n_cuts", len(facts.get("cuts", [])))
+    facts.setdefault("horizon_days", record.get("horizon_days", 90))
+    return _texts(MODEL, locale)[key].format(**facts)
+
+
+def stage_sentence(stage: dict | None, locale: str = "en") -> str:
+    """Why an account is declining or dormant, with its numbers ("" otherwise)."""
+    if not stage:
+        return ""
+    params = dict(stage)
+    code = params.pop("code")
+    if code == "dormant":
+        params["times"] = params["days_since_order"] / max(params["gap_days"], 1.0)
+        params["whose"] = WHOSE.get(locale, WHOSE["en"])[bool(params.pop("own_gap"))]
+    return _texts(STAGE, locale)[code].format(**params)
