@@ -324,20 +324,24 @@ def test_charts_drawn_in_a_child_process(services, slack):
     assert len(uploads) == 3 and all(b"\x89PNG" in u.raw for u in uploads)
 
 
-def test_at_risk_alerts_once_per_score_run(services, slack, wecom):
-    from bot.scoring_jobs import rescore
-    deliverer = make_deliverer(services, slack, wecom)
-    assert deliverer.sweep(("alert",), now=MONDAY).get("sent", 0) == 0  # one run: no movement
-    # Three months later, with a much wider at-risk rule (the riskiest 80%, not 20%), so that
-    # several of each rep's accounts move into the tier in this run.
+def _wider_at_risk():
+    """The shipped tier rules with the at-risk rule taking the riskiest 80%, not 20%."""
     from importlib import resources
 
     from scoring.config import parse_config
     import tomllib
     text = resources.files("scoring").joinpath("tiers.toml").read_text("utf-8")
-    wider = parse_config(tomllib.loads(text.replace('["risk_rank", ">=", 80]',
-                                                    '["risk_rank", ">=", 20]')))
-    rescore(services.engine, wider, date(2027, 2, 20))
+    return parse_config(tomllib.loads(text.replace('["risk_rank", ">=", 80]',
+                                                   '["risk_rank", ">=", 20]')))
+
+
+def test_at_risk_alerts_once_per_score_run(services, slack, wecom):
+    from bot.scoring_jobs import rescore
+    deliverer = make_deliverer(services, slack, wecom)
+    assert deliverer.sweep(("alert",), now=MONDAY).get("sent", 0) == 0  # one run: no movement
+    # Three months later, with a much wider at-risk rule, so that several of each rep's
+    # accounts move into the tier in this run.
+    rescore(services.engine, _wider_at_risk(), date(2027, 2, 20))
     with services.engine.connect() as conn:
         moved = dict(conn.execute(sa.text(
             "SELECT r.key, count(*) FROM score_snapshots s JOIN accounts a ON a.id = s.account_id "
@@ -365,7 +369,8 @@ def _alert_setup(services):
     """A run dated 20 Feb 2027 that moves some of rep.tom's accounts into at-risk, made
     (created_at) at 02:00 New York on Monday 22 Feb 2027, before his 09:00 reminder time."""
     from bot.scoring_jobs import rescore
-    result = rescore(services.engine, services.scoring, date(2027, 2, 20))
+    result = rescore(services.engine, _wider_at_risk(), date(2027, 2, 20))
+    assert result.moves  # some of rep.tom's accounts move into at-risk (checked by the sends)
     with services.engine.begin() as conn:
         conn.execute(sa.text("UPDATE score_runs SET created_at = :at WHERE id = :id"),
                      {"at": utc(2027, 2, 22, 7, 0), "id": result.run_id})
