@@ -53,6 +53,12 @@ def build(services: Services, settings: Settings, *, host: str | None = None,
         except SlackSetupError as exc:
             raise SetupError(f"Slack refused SLACK_BOT_TOKEN ({exc}). Copy the Bot User OAuth "
                              "Token (xoxb-...) from OAuth & Permissions.") from None
+        except OSError as exc:  # auth.test could not reach Slack at all (DNS, proxy, firewall)
+            reason = getattr(exc, "reason", None) or exc
+            raise SetupError(f"Slack could not be reached to check SLACK_BOT_TOKEN "
+                             f"({type(reason).__name__}: {reason}). Check that this server can "
+                             f"make outbound HTTPS calls to {settings.slack_api_url} (network, "
+                             "DNS, proxy), then start again.") from None
         closers.append(slack.close)
         if settings.slack_app_token:
             handler = slack.socket_mode(settings.slack_app_token.get_secret_value())

@@ -127,6 +127,24 @@ def test_serve_explains_a_rejected_token(db_url, tmp_path, fake, monkeypatch):
     assert "SLACK_BOT_TOKEN" in result.output and "xoxb-wrong" not in result.output
 
 
+def test_serve_says_when_slack_cannot_be_reached(db_url, tmp_path, monkeypatch):
+    """Not "cannot listen on the port": the port is fine, Slack is out of reach."""
+    monkeypatch.chdir(tmp_path)
+    env = _prepared_env(db_url, tmp_path)
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+    port = closed.getsockname()[1]
+    try:
+        result = CliRunner().invoke(app, ["serve", "--port", "0"], env={
+            **env, "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": f"http://127.0.0.1:{port}/api/"})
+    finally:
+        closed.close()
+    assert result.exit_code == 2
+    assert "Slack could not be reached" in result.output and "cannot listen" not in result.output
+    assert TOKEN not in result.output and "Traceback" not in result.output
+
+
 def test_serve_refuses_half_a_wecom_configuration(db_url, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     env = _prepared_env(db_url, tmp_path)
