@@ -75,28 +75,10 @@ def load_example() -> History:
 
 
 def load_demo(today: date = date(2026, 11, 22)) -> History:
-    from storage.demo import generate_demo
-    from scoring.history import group_rows
+    """The 300-account demo book, loaded as the risk tests load it (one loader for both)."""
+    from tests.scoring.real_books import demo
 
-    demo = generate_demo(accounts=300, seed=7, today=today)
-    keys = {a["key"]: i for i, a in enumerate(demo.accounts)}
-    o = demo.orders
-    h = from_transactions(np.array([keys[r["account"]] for r in o]),
-                          np.array([r["order_date"].toordinal() for r in o]),
-                          np.array([float(r["amount"]) for r in o]))
-    n = len(h)
-    t = sorted((keys[r["account"]], r["occurred_on"].toordinal()) for r in demo.interactions)
-    f = sorted((keys[r["account"]], r["given_on"].toordinal(),
-                r["score"] if r["kind"] == "nps" else -1, r["kind"] == "complaint")
-               for r in demo.feedback)
-    return History(h.account_id, h.order_start, h.order_day, h.order_lines, h.order_spend,
-                   h.order_positive, h.order_positive_n,
-                   group_rows(np.array([a for a, _ in t], dtype=np.int64), n),
-                   np.array([d for _, d in t], dtype=np.int64),
-                   group_rows(np.array([r[0] for r in f], dtype=np.int64), n),
-                   np.array([r[1] for r in f], dtype=np.int64),
-                   np.array([r[2] for r in f], dtype=np.int64),
-                   np.array([r[3] for r in f], dtype=bool))
+    return demo(accounts=300, seed=7, today=today)
 
 
 def lr_on_subset(history, as_of, horizon, names, cuts, signed=True):
