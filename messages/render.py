@@ -31,6 +31,14 @@ DELIVERY_NAMES = {"en": {"digest": "digest", "reminder": "reminder", "alert": "a
                          "slack": "Slack", "wecom": "WeCom"},
                   "zh": {"digest": "周报", "reminder": "拜访提醒", "alert": "流失预警",
                          "slack": "Slack", "wecom": "企业微信"}}
+# The tier rules' condition fields (scoring/config.py FIELDS), as a card shows what matched.
+# English keeps the names tiers.toml uses, so an admin can find the rule's condition.
+FIELD_NAMES = {"en": {}, "zh": {"r_score": "R分", "f_score": "F分", "m_score": "M分",
+                                "recency_days": "距上次下单天数", "frequency": "订单数",
+                                "monetary": "采购额", "churn_risk": "流失风险",
+                                "risk_rank": "风险排名", "p_alive": "存活概率",
+                                "lifecycle": "生命周期", "age_days": "客户天数",
+                                "days_to_due": "距应下单天数"}}
 CURRENCY_SIGNS = {"USD": "$", "CNY": "¥", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}
 
 
@@ -115,6 +123,7 @@ def _environment(channel: str, locale: str) -> jinja2.Environment:
     env.filters["plural"] = plural
     env.filters["kind"] = lambda v: KIND_NAMES[locale].get(v, v)
     env.filters["delivery"] = lambda v: DELIVERY_NAMES[locale].get(v, v)
+    env.filters["field"] = lambda v: FIELD_NAMES[locale].get(v, v)
     env.filters["points"] = points
     env.globals["tiers"] = TIER_NAMES[locale]
     env.globals["stages"] = STAGE_NAMES[locale]

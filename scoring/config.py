@@ -10,6 +10,7 @@ NUMERIC_FIELDS = ("r_score", "f_score", "m_score", "recency_days", "frequency", 
                   "churn_risk", "risk_rank", "p_alive", "age_days", "days_to_due")
 FIELDS = NUMERIC_FIELDS + ("lifecycle",)
 OPERATORS = (">=", "<=", ">", "<", "==", "!=", "in")
+LOCALES = ("en", "zh")  # the languages a rule's label may be given in
 
 
 class ConfigError(ValueError):
@@ -28,6 +29,13 @@ class Rule:
     name: str
     tier: str
     when: tuple[Condition, ...]
+    # What a user reads for the rule, per locale: (("en", "..."), ("zh", "...")).
+    labels: tuple[tuple[str, str], ...] = ()
+
+    def label(self, locale: str) -> str:
+        """The rule's label in `locale`, else its English label, else its name."""
+        given = dict(self.labels)
+        return given.get(locale) or given.get("en") or self.name
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,14 @@ class ScoringConfig:
     hysteresis: dict[str, float] = field(default_factory=dict)
     cadence_days: dict[str, int] = field(default_factory=dict)
     playbook: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+
+    def rule_label(self, name: str, locale: str) -> str:
+        """What a user reads for the rule `name` (as stored in a snapshot): its label in
+        `locale`; a rule no longer in the configuration is shown by its name."""
+        for rule in self.rules:
+            if rule.name == name:
+                return rule.label(locale)
+        return name
 
 
 REQUIRED = {
@@ -99,4 +115,24 @@ def _parse_rule(number: int, raw: dict, source: str) -> Rule:
             raise ConfigError(f"{where}: {name} needs a number and one of >= <= > < == !=")
         conditions.append(Condition(name, op, value))
     return Rule(name=str(raw.get("name") or f"rule-{number}"), tier=raw["tier"],
-                when=tuple(conditions))
+                when=tuple(conditions), labels=_parse_label(raw.get("label"), where))
+
+
+def _parse_label(raw: Any, where: str) -> tuple[tuple[str, str], ...]:
+    """A rule's optional `label = {en = "...", zh = "..."}` (either language may be left
+    out: the card falls back to English, then to the rule's name)."""
+    if raw is None:
+        return ()
+    example = 'label = {en = "Solid regular buyer", zh = "稳定常购客户"}'
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError(f"{where}: label must be a table of texts by language, like "
+                          f"{example}, not {raw!r}")
+    unknown = [k for k in raw if k not in LOCALES]
+    if unknown:
+        raise ConfigError(f"{where}: label has an unknown language {unknown[0]!r}; use "
+                          f"{' or '.join(LOCALES)}, like {example}")
+    for locale, text in raw.items():
+        if not isinstance(text, str) or not text.strip():
+            raise ConfigError(f"{where}: label.{locale} must be a non-empty text in quotes, "
+                              f"like {example}, not {text!r}")
+    return tuple((locale, raw[locale].strip()) for locale in LOCALES if locale in raw)

@@ -95,7 +95,8 @@ def tier(args: list[str], ctx: Context) -> Reply:
     record = card.get("risk_model") or {}
     return Reply("tier", {
         "card": card, "s": snapshot, "why": why, "warnings": warnings, "due": due,
-        "matched": details.get("matched", {}),
+        "matched": details.get("matched", {}) if snapshot["tier_rule"] != "override" else {},
+        "rule_label": ctx.services.scoring.rule_label(snapshot["tier_rule"], ctx.locale),
         "risk": risk_view(snapshot, record, ctx.locale),
         "playbook": playbook.get(ctx.locale) or playbook.get("en", []),
         "currency": ctx.services.settings.currency, "today": today,
@@ -189,6 +190,7 @@ def digest(args: list[str], ctx: Context) -> Reply:
         row["reason"] = why_at_risk(row["details"], ctx.locale)
     for row in data["moved"]:
         row["reason"] = top_reason(row["warnings"], ctx.locale)
+        row["rule_label"] = ctx.services.scoring.rule_label(row["tier_rule"], ctx.locale)
     return Reply("digest", data | {"scope": scope, "person": ctx.person.name,
                                    "today": ctx.services.today(),
                                    "currency": ctx.services.settings.currency,

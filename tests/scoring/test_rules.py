@@ -61,6 +61,14 @@ def test_leaving_at_risk_needs_a_clear_margin():
     (lambda d: d["cadence_days"].pop("key"), "\\[cadence_days\\] needs"),
     (lambda d: d["risk"].pop("horizon_days"), "\\[risk\\] needs numbers for: horizon_days"),
     (lambda d: d["risk"].update(horizon_days=3), "horizon_days must be a whole number"),
+    (lambda d: d["rules"][2].update(label="Solid"),
+     "rule 3 \\(solid-regular-buyer\\): label must be a table of texts by language, like "
+     "label = \\{en = "),
+    (lambda d: d["rules"][2].update(label={"fr": "Client fidèle"}),
+     "rule 3 \\(solid-regular-buyer\\): label has an unknown language 'fr'; use en or zh"),
+    (lambda d: d["rules"][2].update(label={"en": "Solid", "zh": 3}),
+     "rule 3 \\(solid-regular-buyer\\): label.zh must be a non-empty text in quotes"),
+    (lambda d: d["rules"][2].update(label={"en": "  "}), "label.en must be a non-empty text"),
 ])
 def test_config_errors_name_what_is_wrong(mutate, message):
     import tomllib
@@ -70,3 +78,30 @@ def test_config_errors_name_what_is_wrong(mutate, message):
     mutate(data)
     with pytest.raises(ConfigError, match=message):
         parse_config(data)
+
+
+def _shipped():
+    import tomllib
+    from importlib import resources
+
+    return tomllib.loads(resources.files("scoring").joinpath("tiers.toml").read_text("utf-8"))
+
+
+def test_every_shipped_rule_has_a_label_in_english_and_chinese():
+    rules = parse_config(_shipped()).rules
+    for rule in rules:
+        en, zh = rule.label("en"), rule.label("zh")
+        assert en != rule.name and zh != rule.name and en != zh, rule.name
+        assert not any("a" <= ch.lower() <= "z" for ch in zh), (rule.name, zh)
+    assert parse_config(_shipped()).rule_label("solid-regular-buyer", "zh") == "稳定的常购客户"
+
+
+def test_rules_without_labels_are_shown_by_their_names():
+    data = _shipped()
+    for raw in data["rules"]:
+        raw.pop("label")
+    data["rules"][0]["label"] = {"en": "Going quiet"}  # one language only: English for both
+    config = parse_config(data)
+    assert config.rule_label("solid-regular-buyer", "zh") == "solid-regular-buyer"
+    assert config.rule_label("valuable-going-quiet", "zh") == "Going quiet"
+    assert config.rule_label("a-rule-since-removed", "en") == "a-rule-since-removed"
