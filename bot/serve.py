@@ -77,9 +77,13 @@ def build(services: Services, settings: Settings, *, host: str | None = None,
         raise SetupError(f"WeCom is half configured: set {', '.join(missing)} too (see the "
                          "README, WeCom setup), or unset the other WECOM_* settings.")
     if settings.wecom_enabled:
+        from bot.wecom import WeComSetupError
         from bot.wecom.app import WeComAdapter
 
-        wecom = WeComAdapter(services, settings)
+        try:
+            wecom = WeComAdapter(services, settings)
+        except WeComSetupError as exc:
+            raise SetupError(str(exc)) from None
         routes["/wecom/callback"] = wecom.http_route
         closers.append(wecom.close)
         wecom_on = True

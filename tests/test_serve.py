@@ -153,3 +153,30 @@ def test_serve_refuses_half_a_wecom_configuration(db_url, tmp_path, monkeypatch)
     assert result.exit_code == 2
     assert "WECOM_TOKEN, WECOM_ENCODING_AES_KEY" in result.output
     assert "s3cret" not in result.output
+
+
+@pytest.mark.parametrize("key, problem", [
+    ("k" * 40, "the one set has 40 characters"),
+    ("k" * 43 + "=", "the one set has 44 characters"),          # pasted with base64 padding
+    ("k" * 40 + "-_!", "characters other than letters and digits"),  # not base64
+])
+def test_serve_names_a_bad_wecom_encoding_aes_key(db_url, tmp_path, monkeypatch, key, problem):
+    """One message naming the variable and what it must be; exit 2; no traceback; the key
+    (a secret) never printed. As an admin meets it: a real `tierbot serve` process."""
+    monkeypatch.chdir(tmp_path)
+    env = {"TIERBOT_DATABASE_URL": db_url}
+    assert CliRunner().invoke(app, ["init"], env=env).exit_code == 0
+    full = {k: v for k, v in os.environ.items()
+            if not k.startswith(("SLACK_", "WECOM_", "TIERBOT_"))}
+    full.update(env, PYTHONPATH=str(ROOT), WECOM_CORP_ID="ww0123", WECOM_AGENT_ID="1000002",
+                WECOM_SECRET="s3cret", WECOM_TOKEN="t0ken", WECOM_ENCODING_AES_KEY=key)
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "--port", "0",
+                           "--no-scheduler"], cwd=tmp_path, env=full, capture_output=True,
+                          text=True, timeout=60)
+    said = done.stdout + done.stderr
+    assert done.returncode == 2, said
+    assert "Cannot start: WECOM_ENCODING_AES_KEY must be the 43-character EncodingAESKey from " \
+           "the WeCom admin console" in said
+    assert problem in said
+    assert "Traceback" not in said and "listening on" not in said
+    assert key not in said and "s3cret" not in said and "t0ken" not in said

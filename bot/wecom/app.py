@@ -27,6 +27,7 @@ from bot.commands import Request, Services, dispatch
 from bot.commands.forms import person_locale
 from bot.server import HttpRequest, HttpResponse
 from bot.settings import Settings
+from bot.wecom import check_encoding_aes_key
 from bot.wecom.client import build_client
 from bot.wecom.sender import WeComSender
 from messages.render import render_for
@@ -50,6 +51,7 @@ class WeComAdapter:
         self.corp_id = settings.wecom_corp_id
         self.agent_id = settings.wecom_agent_id
         self.window, self.clock = settings.wecom_callback_window, clock
+        check_encoding_aes_key(settings.wecom_encoding_aes_key.get_secret_value())
         self.crypto = WeChatCrypto(settings.wecom_token.get_secret_value(),
                                    settings.wecom_encoding_aes_key.get_secret_value(),
                                    settings.wecom_corp_id)
