@@ -83,13 +83,3 @@ def _plain(value):
         return round(float(value), 2)
     return value
 
-
-def at_risk_rank(config: ScoringConfig, default: float = 80.0) -> float:
-    """The risk_rank from which an account is listed as at risk: the first at-risk rule's
-    own threshold (one truth for the tier and for /at-risk), else `default`."""
-    for rule in config.rules:
-        if rule.tier == "at-risk":
-            for cond in rule.when:
-                if cond.field == "risk_rank" and cond.op in (">=", ">"):
-                    return float(cond.value)
-    return default

@@ -69,36 +69,43 @@ def account_card(engine: Engine, account_id: int, today: date) -> dict:
             "override": dict(override) if override else None}
 
 
-def at_risk_accounts(engine: Engine, owner_ids: set[int] | None, *, min_rank: float,
-                     limit: int) -> list[dict]:
-    """The at-risk tier in the current run, and accounts a manager set to another tier by
-    hand whose risk rank is >= min_rank, most value at stake first.
+def value_at_stake(s=ScoreSnapshot):
+    """THE value at stake, which /at-risk shows and it, the digest and alerts sort by: the
+    churn risk (as a probability) x the larger of 12-month spend and 12-month value (CLV)."""
+    return s.churn_risk / 100.0 * sa.func.coalesce(
+        sa.case((s.clv_12m > s.monetary, s.clv_12m), else_=s.monetary), 0)
 
-    Value at stake = churn risk x (12-month spend, or CLV when higher)."""
+
+def at_risk_accounts(engine: Engine, owner_ids: set[int] | None, *,
+                     limit: int) -> tuple[list[dict], int]:
+    """(the first `limit` accounts of the at-risk tier in the current run, most value at
+    stake first (`stake`: see value_at_stake); how many the tier holds in all).
+
+    Only the tier: the list and /accounts' count of it are one set. An account a manager
+    set to another tier by hand is in that tier (its card still shows its risk)."""
     owner = aliased(Rep)
     s = ScoreSnapshot
     with engine.connect() as conn:
         run = current_run_id(conn)
         if run is None:
-            return []
-        stake = s.churn_risk * sa.func.coalesce(
-            sa.case((s.clv_12m > s.monetary, s.clv_12m), else_=s.monetary), 0)
+            return [], 0
+        stake = value_at_stake(s)
+        mine = [s.run_id == run, s.tier == "at-risk"]
+        if owner_ids is not None:
+            # Start from the owners' accounts (indexed), not from the whole run's snapshots.
+            mine.append(s.account_id.in_(
+                sa.select(Account.id).where(Account.owner_id.in_(owner_ids))))
         stmt = (sa.select(Account.key, Account.name, owner.name.label("owner"), s.tier,
                           s.churn_risk, s.risk_rank, s.monetary, s.clv_12m, s.recency_days, s.details,
                           stake.label("stake"))
                 .join(Account, Account.id == s.account_id)
                 .outerjoin(owner, owner.id == Account.owner_id)
-                .where(s.run_id == run, sa.or_(s.tier == "at-risk", sa.and_(
-                    s.tier_rule == "override", s.risk_rank >= min_rank)))
-                .order_by(stake.desc(), Account.key).limit(limit))
-        if owner_ids is not None:
-            # Start from the owners' accounts (indexed), not from the whole run's snapshots.
-            stmt = stmt.where(Account.owner_id.in_(owner_ids), s.account_id.in_(
-                sa.select(Account.id).where(Account.owner_id.in_(owner_ids))))
+                .where(*mine).order_by(stake.desc(), Account.key).limit(limit))
         rows = [dict(r) for r in conn.execute(stmt).mappings()]
+        total = conn.execute(sa.select(sa.func.count()).select_from(s).where(*mine)).scalar_one()
     for r in rows:
         r["details"] = json.loads(r["details"] or "{}")
-    return rows
+    return rows, total
 
 
 def book_by_tier(engine: Engine, owner_ids: set[int] | None, *, week_days: int = 7) -> dict:
@@ -139,8 +146,7 @@ def newly_at_risk(engine: Engine, owner_id: int, *, limit: int = 20,
         run = run_id if run_id is not None else current_run_id(conn)
         if run is None:
             return None, []
-        stake = s.churn_risk * sa.func.coalesce(
-            sa.case((s.clv_12m > s.monetary, s.clv_12m), else_=s.monetary), 0)
+        stake = value_at_stake(s)
         rows = conn.execute(
             sa.select(Account.key, Account.name, s.previous_tier, s.churn_risk, s.monetary,
                       s.details)

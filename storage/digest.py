@@ -17,14 +17,15 @@ from storage.scores import current_run, run_before
 
 
 def digest_data(engine: Engine, owner_ids: set[int] | None, *, today: date,
-                cadence: dict[str, int], week_days: int = 7, min_rank: float = 80.0) -> dict:
+                cadence: dict[str, int], week_days: int = 7) -> dict:
     book = book_by_tier(engine, owner_ids, week_days=week_days)
+    at_risk, at_risk_total = at_risk_accounts(engine, owner_ids, limit=5)
     return {
         "book": book,
         "kpis": _kpis(engine, owner_ids, book) | {
             "repurchase_by_tier": repurchase_by_tier(engine, owner_ids, today)},
         "moved": _moved_accounts(engine, owner_ids, book),
-        "at_risk": at_risk_accounts(engine, owner_ids, min_rank=min_rank, limit=5),
+        "at_risk": at_risk, "at_risk_total": at_risk_total,
         "revisits": _revisits(engine, owner_ids, today, cadence, week_days),
     }
 

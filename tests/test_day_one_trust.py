@@ -62,3 +62,57 @@ def test_an_ended_override_is_said_as_such_not_dumped(services):
     assert line(card, "Why: ") == ("Why: set by hand; the override has ended, and the next "
                                    "score tiers it by the rules again.")
     assert "board decision" not in card and "2026-11-30" not in card
+
+
+# ---- /at-risk: the stake it sorts by, what it leaves out, only the tier -----------------
+
+def at_risk_total(services, rep):
+    """How many at-risk accounts /accounts counts for the rep (its whole scope)."""
+    reply, _ = ask(services, "/accounts", rep=rep)
+    [row] = [r for r in reply.context["rows"] if r["tier"] == "at-risk"]
+    return row["accounts"]
+
+
+def test_at_risk_shows_the_stake_it_sorts_by(services):
+    from messages.render import money
+
+    reply, text = ask(services, "/at-risk all 50", rep="admin")
+    rows = reply.context["rows"]
+    assert len(rows) >= 3
+    for r in rows:
+        value = max(float(r["monetary"] or 0), float(r["clv_12m"] or 0))
+        assert abs(float(r["stake"]) - r["churn_risk"] / 100 * value) < 0.01
+        assert f"· {money(r['stake'], 'USD', 'en')} at stake ·" in text
+    assert [r["stake"] for r in rows] == sorted((r["stake"] for r in rows), reverse=True)
+    assert text.splitlines()[-1] == ("At stake: the churn risk × the larger of 12-month "
+                                     "spend and 12-month value.")
+    reply, zh = ask(services, "/at-risk all 50", rep="admin", locale="zh")
+    assert f"· 风险金额 {money(rows[0]['stake'], 'USD', 'zh')} ·" in zh
+    assert "按风险金额从高到低" in zh.splitlines()[0]
+
+
+def test_at_risk_says_how_many_more_when_it_cuts_the_list(services):
+    total = at_risk_total(services, "admin")
+    assert total > 2
+    reply, text = ask(services, "/at-risk all 2", rep="admin")
+    assert len(reply.context["rows"]) == 2
+    assert f"... and {total - 2} more: /at-risk all {total} lists them all." in text
+    assert text.splitlines()[0].startswith(f"At-risk accounts (all: {total}, ")
+    _, zh = ask(services, "/at-risk all 2", rep="admin", locale="zh")
+    assert f"……另有 {total - 2} 个：/风险 全部 {total} 查看全部。" in zh
+    _, whole = ask(services, f"/at-risk all {total}", rep="admin")
+    assert "more:" not in whole
+
+
+def test_at_risk_lists_the_at_risk_tier_and_nothing_else(services):
+    """One set: /at-risk lists exactly the accounts /accounts counts as at-risk, also when a
+    manager has set a risky account to another tier by hand."""
+    reply, _ = ask(services, "/at-risk all 50", rep="admin")
+    keys = [r["key"] for r in reply.context["rows"]]
+    assert len(keys) == at_risk_total(services, "admin") == reply.context["total"]
+    assert {snapshot_of(services.engine, k)[0] for k in keys} == {"at-risk"}
+    moved = keys[0]
+    ask(services, f"/override {moved} key big pilot deal", rep="admin")
+    reply, _ = ask(services, "/at-risk all 50", rep="admin")
+    assert moved not in [r["key"] for r in reply.context["rows"]]
+    assert len(reply.context["rows"]) == at_risk_total(services, "admin") == len(keys) - 1

@@ -9,7 +9,6 @@ from bot.commands.core import Reply, Request, Services, UserError
 from bot.commands.people import Person, check_can_read, visible_owner_ids
 from messages.risk import model_sentence, reason_sentence, stage_sentence
 from scoring.explain import describe, top_reason
-from scoring.tiers import at_risk_rank
 from scoring.warnings import Warning
 from storage.cards import account_card, at_risk_accounts, book_by_tier
 from storage.logbook import visits_due
@@ -115,12 +114,11 @@ def at_risk(args: list[str], ctx: Context) -> Reply:
     if scope is None:
         scope = DEFAULT_SCOPE.get(ctx.person.role, "own")
     owners = visible_owner_ids(ctx.person, ctx.services, scope)
-    rows = at_risk_accounts(ctx.services.engine, owners,
-                            min_rank=at_risk_rank(ctx.services.scoring), limit=max(limit, 1))
+    rows, total = at_risk_accounts(ctx.services.engine, owners, limit=max(limit, 1))
     for row in rows:
         row["reason"] = why_at_risk(row["details"], ctx.locale)
-    return Reply("at_risk", {"rows": rows, "scope": scope, "limit": limit,
-                             "currency": ctx.services.settings.currency})
+    return Reply("at_risk", {"rows": rows, "scope": scope, "limit": limit, "total": total,
+                             "max_list": MAX_LIST, "currency": ctx.services.settings.currency})
 
 
 def why_at_risk(details: dict, locale: str) -> str:
@@ -184,8 +182,7 @@ def digest(args: list[str], ctx: Context) -> Reply:
     scope = DEFAULT_SCOPE.get(ctx.person.role, "own")
     owners = visible_owner_ids(ctx.person, ctx.services, scope)
     data = digest_data(ctx.services.engine, owners, today=ctx.services.today(),
-                       cadence=ctx.services.scoring.cadence_days,
-                       min_rank=at_risk_rank(ctx.services.scoring))
+                       cadence=ctx.services.scoring.cadence_days)
     for row in data["at_risk"]:
         row["reason"] = why_at_risk(row["details"], ctx.locale)
     for row in data["moved"]:
