@@ -20,11 +20,12 @@ def digest_data(engine: Engine, owner_ids: set[int] | None, *, today: date,
                 cadence: dict[str, int], week_days: int = 7) -> dict:
     book = book_by_tier(engine, owner_ids, week_days=week_days)
     at_risk, at_risk_total = at_risk_accounts(engine, owner_ids, limit=5)
+    moved, moved_total = _moved_accounts(engine, owner_ids, book)
     return {
         "book": book,
         "kpis": _kpis(engine, owner_ids, book) | {
             "repurchase_by_tier": repurchase_by_tier(engine, owner_ids, today)},
-        "moved": _moved_accounts(engine, owner_ids, book),
+        "moved": moved, "moved_total": moved_total,
         "at_risk": at_risk, "at_risk_total": at_risk_total,
         "revisits": _revisits(engine, owner_ids, today, cadence, week_days),
     }
@@ -84,26 +85,28 @@ def repurchase_by_tier(engine: Engine, owner_ids: set[int] | None, today: date,
             for t in ("strategic", "key", "potential", "general", "at-risk") if t in now]
 
 
-def _moved_accounts(engine, owner_ids, book: dict, limit: int = 10) -> list[dict]:
-    """Accounts whose tier differs between the current run and the one a week before it
-    (the runs `book_by_tier` compared)."""
+def _moved_accounts(engine, owner_ids, book: dict, limit: int = 10) -> tuple[list[dict], int]:
+    """(the first `limit` accounts, by 12-month spend, whose tier differs between the current
+    run and the one a week before it (the runs `book_by_tier` compared); how many in all)."""
     if book["since_run"] is None:
-        return []
+        return [], 0
     s, old = ScoreSnapshot, aliased(ScoreSnapshot)
     with engine.connect() as conn:
-        stmt = (sa.select(Account.key, Account.name, old.tier.label("was"), s.tier, s.tier_rule,
-                          s.details, s.monetary)
-                .join(old, sa.and_(old.account_id == s.account_id, old.run_id == book["since_run"]))
-                .join(Account, Account.id == s.account_id)
-                .where(s.run_id == book["run"], old.tier != s.tier)
-                .order_by(s.monetary.desc(), Account.key).limit(limit))
+        moved = (sa.select(Account.key, Account.name, old.tier.label("was"), s.tier,
+                           s.tier_rule, s.details, s.monetary)
+                 .join(old, sa.and_(old.account_id == s.account_id,
+                                    old.run_id == book["since_run"]))
+                 .join(Account, Account.id == s.account_id)
+                 .where(s.run_id == book["run"], old.tier != s.tier))
         if owner_ids is not None:
-            stmt = stmt.where(Account.owner_id.in_(owner_ids))
-        rows = [dict(r) for r in conn.execute(stmt).mappings()]
+            moved = moved.where(Account.owner_id.in_(owner_ids))
+        rows = [dict(r) for r in conn.execute(
+            moved.order_by(s.monetary.desc(), Account.key).limit(limit)).mappings()]
+        total = conn.execute(sa.select(sa.func.count()).select_from(moved.subquery())).scalar_one()
     for r in rows:
         details = json.loads(r.pop("details") or "{}")
         r["warnings"] = details.get("warnings", [])[:1]
-    return rows
+    return rows, total
 
 
 def _revisits(engine, owner_ids, today, cadence, week_days, shown: int = 5) -> dict:

@@ -116,3 +116,42 @@ def test_at_risk_lists_the_at_risk_tier_and_nothing_else(services):
     reply, _ = ask(services, "/at-risk all 50", rep="admin")
     assert moved not in [r["key"] for r in reply.context["rows"]]
     assert len(reply.context["rows"]) == at_risk_total(services, "admin") == len(keys) - 1
+
+
+# ---- the digest's lists say what they leave out ------------------------------------------
+
+def test_digest_moved_and_at_risk_lists_say_how_many_more(services):
+    from datetime import timedelta
+
+    from bot.scoring_jobs import rescore
+    from messages.render import render
+    from tests.commands_support import FIXED_MODELS, TODAY
+
+    # A run two months back (history): the current run's movements are against it.
+    rescore(services.engine, services.scoring, TODAY - timedelta(days=60),
+            models=FIXED_MODELS, today=TODAY)
+    with services.engine.connect() as conn:
+        keys = conn.execute(sa.select(Account.key).join(
+            ScoreSnapshot, ScoreSnapshot.account_id == Account.id)
+            .where(ScoreSnapshot.tier == "general").order_by(Account.key).limit(4)).scalars().all()
+    for key in keys:  # more at risk than the digest lists (5)
+        ask(services, f"/override {key} at-risk lost their buyer", rep="admin")
+    reply, text = ask(services, "/digest", rep="admin")
+    c = reply.context
+    assert c["moved_total"] > len(c["moved"]) == 10
+    assert c["at_risk_total"] == at_risk_total(services, "admin") > len(c["at_risk"]) == 5
+    more_moved, more_risk = c["moved_total"] - 10, c["at_risk_total"] - 5
+    assert (f"  ... and {more_moved} more moved (/accounts shows the movements by tier)"
+            in text.splitlines())
+    assert (f"  ... and {more_risk} more at risk (/at-risk all {c['at_risk_total']} lists them)"
+            in text.splitlines())
+    zh = render("digest", c, channel="text", locale="zh")
+    assert f"  ……另有 {more_moved} 个分层变动（/客户 查看各分层的变动）" in zh.splitlines()
+    assert (f"  ……另有 {more_risk} 个流失风险客户（/风险 全部 {c['at_risk_total']} 查看全部）"
+            in zh.splitlines())
+    # The moved lines name each rule by its label.
+    ruled = [m for m in c["moved"] if m["tier_rule"] != "override" and m["tier"] != "at-risk"]
+    assert ruled
+    for m in ruled:
+        assert f"({services.scoring.rule_label(m['tier_rule'], 'en')})" in text
+        assert m["tier_rule"] not in text

@@ -191,4 +191,4 @@ def digest(args: list[str], ctx: Context) -> Reply:
     return Reply("digest", data | {"scope": scope, "person": ctx.person.name,
                                    "today": ctx.services.today(),
                                    "currency": ctx.services.settings.currency,
-                                   "tier_order": TIER_ORDER})
+                                   "tier_order": TIER_ORDER, "max_list": MAX_LIST})
