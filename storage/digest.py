@@ -4,14 +4,14 @@ One function the `/digest` preview uses now and the scheduler will send from."""
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 
 from storage.cards import at_risk_accounts, book_by_tier
-from storage.logbook import visits_due
+from storage.logbook import revisits
 from storage.models import Account, Rep, ScoreSnapshot
 from storage.scores import current_run, run_before
 
@@ -110,22 +110,20 @@ def _moved_accounts(engine, owner_ids, book: dict, limit: int = 10) -> tuple[lis
 
 
 def _revisits(engine, owner_ids, today, cadence, week_days, shown: int = 5) -> dict:
-    """Overdue and due-this-week revisits (the first `shown` of each, with the totals) and
-    per-rep counts, from `visits_due` like every other due date."""
+    """Overdue and due-this-week revisits (the first `shown` of each, with the totals),
+    counted by `revisits` as /due counts them, and per-rep counts."""
+    due = revisits(engine, owner_ids, today, cadence, week_days=week_days)
+    late, soon = due["overdue"], due["this_week"]
     with engine.connect() as conn:
         stmt = sa.select(Rep.id, Rep.name).order_by(Rep.name)
         if owner_ids is not None:
             stmt = stmt.where(Rep.id.in_(owner_ids))
         reps = conn.execute(stmt).all()
-    horizon = today + timedelta(days=week_days)
-    rows = visits_due(engine, [rep_id for rep_id, _ in reps], today, cadence) if reps else []
-    late = [r for r in rows if r["due"] < today]
-    soon = [r for r in rows if today <= r["due"] <= horizon]
     per_rep = []
     for rep_id, name in reps:
-        if any(r["owner_id"] == rep_id for r in rows):
-            per_rep.append({"rep": name,
-                            "overdue": sum(r["owner_id"] == rep_id for r in late),
-                            "this_week": sum(r["owner_id"] == rep_id for r in soon)})
+        mine_late = sum(r["owner_id"] == rep_id for r in late)
+        mine_soon = sum(r["owner_id"] == rep_id for r in soon)
+        if mine_late or mine_soon:
+            per_rep.append({"rep": name, "overdue": mine_late, "this_week": mine_soon})
     return {"per_rep": per_rep, "overdue": late[:shown], "overdue_total": len(late),
             "this_week": soon[:shown], "this_week_total": len(soon)}

@@ -116,3 +116,18 @@ def visits_due(engine: Engine, owner_id: int | Collection[int] | None, today: da
         r["cadence"] = cadence.get(tier, 90)
         r["days_overdue"] = (today - r["due"]).days
     return sorted(rows, key=lambda r: (r["due"], r["key"]))
+
+
+WEEK_DAYS = 7
+
+
+def revisits(engine: Engine, owner_id: int | Collection[int] | None, today: date,
+             cadence: dict[str, int], *, week_days: int = WEEK_DAYS) -> dict[str, list[dict]]:
+    """Visits due (`visits_due`), counted THE one way /due and the digest count them:
+    `overdue`, due before `today`; `this_week`, due from today to `week_days` ahead (so
+    `today` holds those due today). Each oldest first; an account is in at most one."""
+    rows = visits_due(engine, owner_id, today, cadence)
+    horizon = today + timedelta(days=week_days)
+    return {"overdue": [r for r in rows if r["due"] < today],
+            "this_week": [r for r in rows if today <= r["due"] <= horizon],
+            "today": [r for r in rows if r["due"] == today]}

@@ -253,7 +253,8 @@ def test_english_counts_agree_with_their_nouns():
     assert "every 1 day)" in one and "1 days" not in one
     rows = [{"name": "A", "key": "A", "tier": "key", "days_overdue": 1, "snoozed": False,
              "last": None, "due": "2026-11-21", "owner": "Tom"}]
-    due = render("due", {"rows": rows, "mode": "due", "today": "2026-11-22", "team": False})
+    due = render("due", {"rows": rows, "overdue": rows, "upcoming": [], "mode": "due",
+                         "today": "2026-11-22", "team": False})
     assert "1 day overdue" in due
     book = render("accounts", {"rows": [{"tier": "key", "accounts": 1, "revenue": 5.0}],
                                "moves": [], "as_of": "2026-11-22", "since": None,

@@ -155,3 +155,49 @@ def test_digest_moved_and_at_risk_lists_say_how_many_more(services):
     for m in ruled:
         assert f"({services.scoring.rule_label(m['tier_rule'], 'en')})" in text
         assert m["tier_rule"] not in text
+
+
+# ---- /due and the digest count revisits one way ------------------------------------------
+
+def test_due_week_and_the_digest_count_overdue_and_this_week_alike(services):
+    from tests.commands_support import TODAY
+
+    with services.engine.begin() as conn:  # an account nobody owns: never contacted, due today
+        conn.execute(sa.insert(Account).values(key="ORPHAN-1", name="Orphan Trading Ltd"))
+    services.accounts_changed()
+    for rep, command in (("admin", "/due team week"), ("mgr.sarah", "/due team week"),
+                         ("rep.tom", "/due week")):
+        due, text = ask(services, command, rep=rep)
+        digest, digest_text = ask(services, "/digest", rep=rep)
+        counts = digest.context["revisits"]
+        overdue, upcoming = due.context["overdue"], due.context["upcoming"]
+        assert (len(overdue), len(upcoming)) == (counts["overdue_total"],
+                                                 counts["this_week_total"]), rep
+        assert all(r["due"] < TODAY for r in overdue)
+        assert all(TODAY <= r["due"] for r in upcoming)
+        said = f"{len(overdue)} overdue, {len(upcoming)} due this week"
+        assert said in text.splitlines()[0] and f"Revisits: {said}." in digest_text
+        lines = text.splitlines()
+        assert ("Overdue:" in lines) == bool(overdue)
+        assert ("Due this week:" in lines) == bool(upcoming)
+        _, zh = ask(services, command, rep=rep, locale="zh")
+        assert f"逾期 {len(overdue)} 个，本周到期 {len(upcoming)} 个" in zh.splitlines()[0]
+        assert ("逾期：" in zh.splitlines()) == bool(overdue)
+        assert ("本周到期：" in zh.splitlines()) == bool(upcoming)
+    assert counts["this_week_total"] == 0  # rep.tom: the section is left out, the count says 0
+    # The orphan is counted by both, as the admin sees the whole book.
+    due, _ = ask(services, "/due team week", rep="admin")
+    assert "ORPHAN-1" in [r["key"] for r in due.context["upcoming"]]
+
+
+def test_due_today_is_said_apart_from_overdue(services):
+    reply, text = ask(services, "/due", rep="rep.tom")
+    overdue, today = reply.context["overdue"], reply.context["upcoming"]
+    assert overdue and all(r["days_overdue"] > 0 for r in overdue)
+    assert all(r["days_overdue"] == 0 for r in today)
+    assert text.splitlines()[0] == (f"Your visits due or overdue: {len(overdue)} overdue, "
+                                    f"{len(today)} due today (oldest first).")
+    reply, text = ask(services, "/due overdue", rep="rep.tom")
+    assert text.splitlines()[0] == (f"Your visits overdue: {len(overdue)} overdue "
+                                    "(oldest first).")
+    assert "Overdue:" not in text

@@ -8,7 +8,8 @@ from bot.commands.accounts import Context, find_account
 from bot.commands.core import Reply, UserError
 from bot.commands.dates import AmbiguousDate, looks_like_date, parse_days, parse_when
 from bot.commands.people import check_can_write, visible_owner_ids
-from storage.logbook import add_feedback, log_interaction, snooze_reminder, visits_due
+from storage.logbook import (add_feedback, log_interaction, revisits, snooze_reminder,
+                              visits_due)
 
 KINDS = {"visit": "visit", "拜访": "visit", "call": "call", "电话": "call", "meeting": "meeting",
          "会议": "meeting", "email": "email", "邮件": "email", "review": "review", "复盘": "review"}
@@ -162,11 +163,12 @@ def due(args: list[str], ctx: Context) -> Reply:
         if ctx.person.role == "admin":
             owners = None
     today = ctx.services.today()
-    horizon = {"due": today, "overdue": today - timedelta(days=1),
-               "week": today + timedelta(days=7)}[mode]
-    rows = [r for r in visits_due(ctx.services.engine, owners, today,
-                                  ctx.services.scoring.cadence_days) if r["due"] <= horizon]
-    return Reply("due", {"rows": rows, "mode": mode, "today": today, "team": team})
+    # Counted as the digest counts them (storage.logbook.revisits): overdue apart from
+    # those due today (`/due`) or this week (`/due week`).
+    due = revisits(ctx.services.engine, owners, today, ctx.services.scoring.cadence_days)
+    upcoming = {"due": due["today"], "overdue": [], "week": due["this_week"]}[mode]
+    return Reply("due", {"rows": due["overdue"] + upcoming, "overdue": due["overdue"],
+                         "upcoming": upcoming, "mode": mode, "today": today, "team": team})
 
 
 FEEDBACK_KINDS = {"nps": "nps", "净推荐值": "nps", "complaint": "complaint", "投诉": "complaint"}
