@@ -549,6 +549,23 @@ def _default_rep(engine) -> str:
     return key
 
 
+def _person_or_exit(services, rep: str, locale: Optional[str]):
+    """The rep acting in `ask`, `console` or a digest preview; an unknown key is the chat's
+    own "I don't know you" message (in `locale`, else the company's), and exit status 1."""
+    from bot.commands import Request
+    from bot.commands.core import UserError
+    from bot.commands.people import identify
+    from messages.render import render
+
+    try:
+        return identify(Request("console", rep, ""), services)
+    except UserError as exc:
+        err.print(render("error", {"code": exc.code, **exc.params}, channel="text",
+                         locale=locale or services.settings.locale), markup=False,
+                  highlight=False)
+        raise typer.Exit(1) from None
+
+
 def _answer(services, rep: str, text: str, channel: str, locale: Optional[str]) -> str:
     import json
 
@@ -578,6 +595,9 @@ def ask(
         print(_answer(services, as_rep or _default_rep(engine), text, channel, locale))
 
 
+QUIT_WORDS = {"quit", "exit", "退出"}
+
+
 @app.command()
 def console(
     as_rep: Optional[str] = typer.Option(None, "--as", help="Rep key to act as (default: first manager)."),
@@ -586,6 +606,8 @@ def console(
     """An interactive chat with tierbot in the terminal (the same dispatch as Slack and WeCom)."""
     import readline
     from pathlib import Path as _Path
+
+    from messages.render import render
 
     settings = load_settings()
     history = _Path.home() / ".tierbot_history"
@@ -596,15 +618,17 @@ def console(
     with store(settings) as engine:
         services = _services(settings, engine)
         rep = as_rep or _default_rep(engine)
-        out.print(f"tierbot console as {rep}. Type /help for commands, /quit or Ctrl-D to leave.",
-                  markup=False)
+        person = _person_or_exit(services, rep, locale)
+        out.print(render("console_banner", {"rep": rep}, channel="text",
+                         locale=locale or person.locale or settings.locale),
+                  markup=False, highlight=False)
         while True:
             try:
                 line = input(f"{rep}> ").strip()
             except (EOFError, KeyboardInterrupt):
                 print()
                 break
-            if line in ("/quit", "/exit", "quit", "exit"):
+            if line.lstrip("/／").casefold() in QUIT_WORDS:
                 break
             if line:
                 print(_answer(services, rep, line, "text", locale))

@@ -28,9 +28,9 @@ KIND_NAMES = {"en": {k: k for k in ("visit", "call", "meeting", "email", "review
               "zh": {"visit": "拜访", "call": "电话", "meeting": "会议", "email": "邮件",
                      "review": "复盘"}}
 DELIVERY_NAMES = {"en": {"digest": "digest", "reminder": "reminder", "alert": "at-risk alert",
-                         "slack": "Slack", "wecom": "WeCom"},
+                         "slack": "Slack", "wecom": "WeCom", "console": "console"},
                   "zh": {"digest": "周报", "reminder": "拜访提醒", "alert": "流失预警",
-                         "slack": "Slack", "wecom": "企业微信"}}
+                         "slack": "Slack", "wecom": "企业微信", "console": "控制台"}}
 # The tier rules' condition fields (scoring/config.py FIELDS), as a card shows what matched.
 # English keeps the names tiers.toml uses, so an admin can find the rule's condition.
 FIELD_NAMES = {"en": {}, "zh": {"r_score": "R分", "f_score": "F分", "m_score": "M分",

@@ -27,3 +27,28 @@ def test_console_session(engine, db_url, tmp_path):
     assert 'I don\'t know the command "/frobnicate"' in text
     assert text.count("ACME Corp (ACME) · owner") == 1  # nothing runs after /quit
     assert (tmp_path / ".tierbot_history").exists()
+
+
+def _run(args, env, tmp_path, session=""):
+    return subprocess.run([str(TIERBOT), *args], input=session, capture_output=True,
+                          text=True, env=env, cwd=tmp_path, timeout=120)
+
+
+def _demo_env(engine, db_url, tmp_path):
+    load_demo(engine, generate_demo(accounts=40, seed=5, today=date(2026, 11, 22)))
+    return os.environ | {"TIERBOT_DATABASE_URL": db_url, "HOME": str(tmp_path)}
+
+
+def test_chinese_console_greets_in_chinese_and_leaves_on_tuichu(engine, db_url, tmp_path):
+    env = _demo_env(engine, db_url, tmp_path)
+    out = _run(["console", "--as", "mgr.li"], env, tmp_path, "/退出\n/帮助\n")  # his own: zh
+    assert out.returncode == 0, out.stderr
+    banner = out.stdout.splitlines()[0]
+    assert banner == ("tierbot 控制台，当前身份：mgr.li。输入 /帮助 查看命令，输入 /退出 或按 "
+                      "Ctrl-D 离开。")
+    assert "/分层" not in out.stdout  # /帮助 came after /退出: never ran
+    out = _run(["console", "--locale", "zh"], env, tmp_path, "/quit\n")
+    assert out.stdout.startswith("tierbot 控制台，当前身份：mgr.sarah。")
+    out = _run(["console"], env, tmp_path, "/quit\n")
+    assert out.stdout.startswith("tierbot console as mgr.sarah. Type /help for commands")
+
