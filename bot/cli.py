@@ -592,7 +592,9 @@ def ask(
     settings = load_settings()
     with store(settings) as engine:
         services = _services(settings, engine)
-        print(_answer(services, as_rep or _default_rep(engine), text, channel, locale))
+        rep = as_rep or _default_rep(engine)
+        _person_or_exit(services, rep, locale)
+        print(_answer(services, rep, text, channel, locale))
 
 
 QUIT_WORDS = {"quit", "exit", "退出"}
@@ -764,6 +766,7 @@ def digest(
         services = _services(settings, engine)
         if preview:
             key = rep or _default_rep(engine)
+            _person_or_exit(services, key, locale)
             out.print(_answer(services, key, "/digest", "text", locale), markup=False,
                       highlight=False)
             return

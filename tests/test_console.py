@@ -52,3 +52,16 @@ def test_chinese_console_greets_in_chinese_and_leaves_on_tuichu(engine, db_url, 
     out = _run(["console"], env, tmp_path, "/quit\n")
     assert out.stdout.startswith("tierbot console as mgr.sarah. Type /help for commands")
 
+
+def test_an_unknown_rep_is_told_so_and_the_command_fails(engine, db_url, tmp_path):
+    env = _demo_env(engine, db_url, tmp_path)
+    said = "Hi! I don't know you yet (console user nobody). Ask your tierbot admin"
+    for args in (["ask", "/tier ACME", "--as", "nobody"], ["console", "--as", "nobody"],
+                 ["digest", "--preview", "--rep", "nobody"]):
+        out = _run(args, env, tmp_path, "/tier ACME\n")
+        assert out.returncode == 1, (args, out.stdout, out.stderr)
+        assert said in out.stderr and "ACME Corp" not in out.stdout, args
+        assert "Traceback" not in out.stderr
+    out = _run(["ask", "/分层 华锐", "--as", "nobody", "--locale", "zh"], env, tmp_path)
+    assert out.returncode == 1 and "您好！我还不认识您（控制台用户 nobody）" in out.stderr
+    assert _run(["ask", "/tier ACME", "--as", "rep.tom"], env, tmp_path).returncode == 0
