@@ -7,6 +7,7 @@ note can never mention @channel or break the format.
 """
 from __future__ import annotations
 
+import math
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -97,14 +98,25 @@ def pct(value: float | None, digits: int = 0) -> str:
     return "—" if value is None else f"{value * 100:.{digits}f}%"
 
 
-def points(value: float | None) -> str:
-    """A 0-100 figure (a risk or a chance, in %): whole numbers, but one decimal near the
-    ends, so 99.7 never reads as a certain 100 nor 0.3 as an impossible 0."""
+def risk(value: float | None) -> str:
+    """A churn risk or a chance (a probability in %, 0-100) as every reply says it: the
+    card, /at-risk, alerts and the digest. Whole percent, the one precision a rep compares;
+    but a probability strictly between 0 and 100 never reads as a certain 100% or an
+    impossible 0%: it is ">99%" or "<1%"."""
     if value is None:
         return "—"
-    if value >= 99.95 or value < 0.05:
-        return ">99.9" if value >= 99.95 else "<0.1"
-    return f"{value:.1f}" if value > 99 or value < 1 else f"{value:.0f}"
+    shown = math.floor(value + 0.5)
+    if shown >= 100 and value < 100:
+        return ">99%"
+    if shown <= 0 and value > 0:
+        return "<1%"
+    return f"{shown}%"
+
+
+def rank(value: float | None) -> str:
+    """A risk rank (the % of the book with a lower risk) as "riskier than N% of the book"
+    says it: rounded down, so it stays true (99.7 is riskier than 99%, not than 100%)."""
+    return "—" if value is None else f"{math.floor(value)}%"
 
 
 @lru_cache(maxsize=None)
@@ -124,7 +136,8 @@ def _environment(channel: str, locale: str) -> jinja2.Environment:
     env.filters["kind"] = lambda v: KIND_NAMES[locale].get(v, v)
     env.filters["delivery"] = lambda v: DELIVERY_NAMES[locale].get(v, v)
     env.filters["field"] = lambda v: FIELD_NAMES[locale].get(v, v)
-    env.filters["points"] = points
+    env.filters["risk"] = risk
+    env.filters["rank"] = rank
     env.globals["tiers"] = TIER_NAMES[locale]
     env.globals["stages"] = STAGE_NAMES[locale]
     return env

@@ -201,3 +201,42 @@ def test_due_today_is_said_apart_from_overdue(services):
     assert text.splitlines()[0] == (f"Your visits overdue: {len(overdue)} overdue "
                                     "(oldest first).")
     assert "Overdue:" not in text
+
+
+# ---- one precision for a risk ---------------------------------------------------------------
+
+def test_a_risk_reads_as_whole_percent_never_0_or_100_when_strictly_between():
+    from messages.render import rank, risk
+
+    cases = {0.0: "0%", 0.004: "<1%", 0.49: "<1%", 0.5: "1%", 1.49: "1%", 2.5: "3%",
+             50.0: "50%", 98.5: "99%", 99.0: "99%", 99.49: "99%", 99.5: ">99%", 99.6: ">99%",
+             99.999: ">99%", 100.0: "100%", None: "—"}
+    assert {v: risk(v) for v in cases} == cases
+    assert (rank(99.67), rank(0.0), rank(45.9)) == ("99%", "0%", "45%")
+
+
+def test_one_account_shows_one_risk_on_the_card_the_lists_and_the_alert(services):
+    from messages.render import render, risk
+
+    reply, _ = ask(services, "/at-risk all 50", rep="admin")
+    rows = reply.context["rows"]
+    top = max(rows, key=lambda r: r["churn_risk"])
+    assert top["churn_risk"] > 99.5  # a figure that rounds to 100 (shown before as 99.9%)
+    said = risk(top["churn_risk"])
+    assert said == ">99%"
+    for locale, word in (("en", "risk "), ("zh", "风险 ")):
+        _, at_risk = ask(services, "/at-risk all 50", rep="admin", locale=locale)
+        [mine] = [ln for ln in at_risk.splitlines() if f"{top['key']}" in ln]
+        assert f"{word}{said}" in mine
+        _, digest = ask(services, "/digest", rep="admin", locale=locale)
+        [mine] = [ln for ln in digest.splitlines() if f"{top['key']}" in ln and word in ln]
+        assert f"{word}{said}" in mine
+        alert = render("alert_row", {"r": {**top, "previous_tier": "key", "reason": ""}},
+                       locale=locale)
+        assert f"{word}{said}" in alert
+    _, card = ask(services, f"/tier {top['key']} why", rep="admin")
+    assert f"churn risk {said} chance of no order" in card
+    assert f"{risk(100 - top['churn_risk'])} chance of an order in the next 90 days" in card
+    assert f"chance of an order in the next 90 days: {risk(100 - top['churn_risk'])}" in card
+    for start in ("Lifecycle: ", "Next order: ", "  chance of an order"):
+        assert not re.search(r"\d\.\d+%", line(card, start)), start  # no 99.9%, 0.1%

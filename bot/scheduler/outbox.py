@@ -12,7 +12,7 @@ from datetime import date
 
 from bot.delivery import SendResult
 from messages.channels import to_wecom
-from messages.render import TIER_NAMES, points, render, render_for
+from messages.render import TIER_NAMES, render, render_for, risk
 
 log = logging.getLogger("tierbot.scheduler")
 
@@ -120,7 +120,7 @@ class Outbox:
             key=r["key"], name=r["name"], title=labels["title"],
             description=r.get("reason") or labels["title"],
             facts=[(labels["was"], names.get(r["previous_tier"], r["previous_tier"])),
-                   (labels["risk"], points(r['churn_risk']) + "%")],
+                   (labels["risk"], risk(r["churn_risk"]))],
             locale=locale, task=task_id("alert", rep.key, period, r["key"])) for r in rows])
 
     @staticmethod
