@@ -409,6 +409,12 @@ def load_risk_model(conn: Connection, run_id: int | None) -> dict | None:
     return json.loads(text) if text else None
 
 
+def current_risk_model(engine: Engine) -> dict | None:
+    """The risk model record of the current run: the model behind the risk every card shows."""
+    with engine.connect() as conn:
+        return load_risk_model(conn, current_run_id(conn))
+
+
 def _details(scores: Scores) -> list[str]:
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     out = []

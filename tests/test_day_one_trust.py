@@ -240,3 +240,25 @@ def test_one_account_shows_one_risk_on_the_card_the_lists_and_the_alert(services
     assert f"chance of an order in the next 90 days: {risk(100 - top['churn_risk'])}" in card
     for start in ("Lifecycle: ", "Next order: ", "  chance of an order"):
         assert not re.search(r"\d\.\d+%", line(card, start)), start  # no 99.9%, 0.1%
+
+
+# ---- the model behind the risk: said once, by /backtest ----------------------------------
+
+def test_the_models_in_training_auc_is_said_by_backtest_not_on_every_card(services):
+    from messages.risk import model_sentence
+    from storage.scores import current_risk_model
+
+    current = current_risk_model(services.engine)
+    sentence = model_sentence(current, "en")
+    assert "AUC 0.891" in sentence  # the current run's in-training check
+    for key in ("ACME", "CN-0001", "US-0016"):
+        for locale in ("en", "zh"):
+            _, card = ask(services, f"/tier {key} why", rep="admin", locale=locale)
+            assert "AUC" not in card and "0.891" not in card, (key, locale)
+    reply, text = ask(services, "/backtest")
+    assert text.count(sentence) == 1 and text.count("0.891") == 1
+    tested = reply.context["r"].model
+    differs = (tested["kind"], tested["reason"]) != (current["kind"], current["reason"])
+    assert differs == ("Scored as of 24 Aug 2026, the book had another model: " in text)
+    _, zh = ask(services, "/回测", locale="zh")
+    assert zh.count(model_sentence(current, "zh")) == 1

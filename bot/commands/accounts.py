@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from bot.commands.core import Reply, Request, Services, UserError
 from bot.commands.people import Person, check_can_read, visible_owner_ids
-from messages.risk import model_sentence, reason_sentence, stage_sentence
+from messages.risk import reason_sentence, stage_sentence
 from scoring.explain import describe, top_reason
 from scoring.warnings import Warning
 from storage.cards import account_card, at_risk_accounts, book_by_tier
@@ -133,7 +133,8 @@ def why_at_risk(details: dict, locale: str) -> str:
 def risk_view(snapshot: dict, record: dict, locale: str) -> dict:
     """What the card says about the risk, computed once so no two lines disagree: the risk
     and its rank, the chance of an order (when the risk is a probability), the reasons
-    (raising first), the stage's reason, when the next order is/was expected."""
+    (raising first), the stage's reason, when the next order is/was expected. Which model
+    made the risk, with its in-training AUC, is said once by /backtest, not on each card."""
     risk = snapshot.get("churn_risk")
     probability = record.get("kind", "learned") != "ranks"
     reasons = snapshot["details"].get("risk_reasons", [])
@@ -148,7 +149,6 @@ def risk_view(snapshot: dict, record: dict, locale: str) -> dict:
         "up": [reason_sentence(r, locale) for r in ordered if r["effect"] > 0],
         "down": [reason_sentence(r, locale) for r in ordered if r["effect"] < 0],
         "stage": stage_sentence(snapshot["details"].get("lifecycle"), locale),
-        "model": model_sentence(record, locale),
         "expected": expected, "overdue_days": overdue,
     }
 

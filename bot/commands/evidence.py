@@ -6,6 +6,7 @@ from datetime import timedelta
 from bot.commands.accounts import Context
 from bot.commands.core import Reply, UserError
 from messages.risk import model_sentence
+from storage.scores import current_risk_model
 
 HORIZONS = (30, 90, 180)
 CHAT_REPS = 100  # bootstrap resamples: enough for a headline, quick enough for chat
@@ -32,8 +33,13 @@ def backtest(args: list[str], ctx: Context) -> Reply:
         raise UserError("backtest_too_early", as_of=cut, horizon=horizon) from None
     d, lo, hi = result.diff["risk-recency"]
     verdict = "better" if lo > 0 else "worse" if hi < 0 else "unclear"
-    record = {"kind": result.model["kind"], "reason": result.model["reason"],
+    # The model on the cards (the current run's, with its in-training check) is said here,
+    # once, not on every card; the one scored at the cut only when it was another kind.
+    current = current_risk_model(ctx.services.engine) or {}
+    tested = {"kind": result.model["kind"], "reason": result.model["reason"],
               "horizon_days": horizon, "facts": result.model["facts"]}
+    same = (tested["kind"], tested["reason"]) == (current.get("kind"), current.get("reason"))
     return Reply("backtest", {"r": result, "verdict": verdict,
-                              "model": model_sentence(record, ctx.locale),
+                              "model": model_sentence(current, ctx.locale),
+                              "tested": "" if same else model_sentence(tested, ctx.locale),
                               "churned_pct": 100.0 * result.churned / max(result.accounts, 1)})
