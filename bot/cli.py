@@ -648,12 +648,21 @@ NO_PLATFORM = ("No chat platform is configured (set SLACK_BOT_TOKEN and SLACK_SI
                "or the WECOM_* settings)")
 
 
-def _service_logging() -> None:
+# Libraries whose INFO is about their own workings (APScheduler: every job added, run
+# and finished, a tick every 15 s; Alembic: its dialect at each start), not about
+# tierbot's: warnings only, unless TIERBOT_LOG_LEVEL=DEBUG.
+CHATTY_LOGGERS = ("apscheduler", "alembic")
+
+
+def _service_logging(settings: Settings) -> None:
     # One handler and format for everything, uvicorn's "uvicorn.error" logger included
     # (its own logging config is not used); uvicorn's access log is off: bot.http_guard
     # writes one that escapes what clients send.
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    level = getattr(logging, settings.log_level)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(level if level == logging.DEBUG
+                                         else max(level, logging.WARNING))
 
 
 def _stop_on_sigterm() -> None:
@@ -678,12 +687,12 @@ def serve(
     from bot.serve import SetupError, build
     from bot.server import raise_open_files_limit
 
-    _service_logging()
+    settings = load_settings()
+    _service_logging(settings)
     before, after = raise_open_files_limit()
     if after > before:
         logging.getLogger("tierbot.serve").info("open files limit raised from %d to %d",
                                                 before, after)
-    settings = load_settings()
     with store(settings) as engine:
         services = _services(settings, engine)
         try:
@@ -726,8 +735,8 @@ def scheduler_cmd() -> None:
 
     from bot.scheduler.wiring import build_scheduler
 
-    _service_logging()
     settings = load_settings()
+    _service_logging(settings)
     if not (settings.slack_enabled or settings.wecom_enabled):
         err.print(f"{NO_PLATFORM}, so there is nowhere to send digests.")
         raise typer.Exit(2)

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     tiers_path: str = ""
     # Which accounts a rep may read: own, team (their manager's team) or all.
     visibility: Literal["own", "team", "all"] = "team"
+    # `serve` and `scheduler` logging; DEBUG also shows the scheduler's and migrations'
+    # own workings (APScheduler, Alembic), which are kept to warnings otherwise.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # `tierbot serve`: one HTTP server for Slack (/slack/events), WeCom (/wecom/callback)
     # and /healthz.
@@ -89,6 +92,11 @@ class Settings(BaseSettings):
         if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
             raise ValueError(f"a time of day is HH:MM (24-hour), like 09:00, not {value!r}")
         return f"{int(hours):02d}:{int(minutes):02d}"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value):
+        return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("timezone")
     @classmethod

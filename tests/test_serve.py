@@ -180,3 +180,31 @@ def test_serve_names_a_bad_wecom_encoding_aes_key(db_url, tmp_path, monkeypatch,
     assert problem in said
     assert "Traceback" not in said and "listening on" not in said
     assert key not in said and "s3cret" not in said and "t0ken" not in said
+
+
+@pytest.mark.parametrize("level, chatty", [(None, False), ("debug", True)])
+def test_the_schedulers_own_workings_are_logged_only_when_asked(db_url, tmp_path, monkeypatch,
+                                                                 level, chatty):
+    """APScheduler's "Added job", "Running job" (every 15 s) and Alembic's "Context impl" are
+    noise in `serve`'s log unless TIERBOT_LOG_LEVEL=DEBUG; tierbot's own INFO stays."""
+    monkeypatch.chdir(tmp_path)
+    env = {"TIERBOT_DATABASE_URL": db_url}
+    assert CliRunner().invoke(app, ["init"], env=env).exit_code == 0
+    if level:
+        env["TIERBOT_LOG_LEVEL"] = level
+    proc, _ = _start(env, tmp_path)  # with its scheduler, which ticks once at start
+    time.sleep(1.5)
+    proc.terminate()
+    out, errors = proc.communicate(timeout=30)
+    assert proc.returncode == 0, errors
+    assert "tierbot.scheduler: this instance now runs the scheduler" in errors
+    assert ("apscheduler" in errors) is chatty and ("alembic" in errors) is chatty
+    assert ("Running job" in errors) is chatty
+
+
+def test_a_bad_log_level_is_named(db_url, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["serve", "--port", "0"], env={
+        "TIERBOT_DATABASE_URL": db_url, "TIERBOT_LOG_LEVEL": "loud"})
+    assert result.exit_code == 2
+    assert "Configuration error in TIERBOT_LOG_LEVEL" in result.output
