@@ -8,6 +8,7 @@ note can never mention @channel or break the format.
 from __future__ import annotations
 
 import math
+import re
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -84,6 +85,24 @@ def day(value: date | str | None, locale: str = "en") -> str:
     return value.strftime("%-d %b %Y")
 
 
+_ISO_WEEK = re.compile(r"(\d{4})-W(\d{2})")
+
+
+def period(value: str, locale: str = "en") -> str:
+    """A delivery's ledger period as a reader says it: a digest's ISO week ("2026-W48": week
+    48 of 2026), a reminder's day (the date as `day` says it), an alert's score run."""
+    week = _ISO_WEEK.fullmatch(value)
+    if week:
+        year, number = week[1], int(week[2])
+        return f"{year}年第{number}周" if locale == "zh" else f"week {number} of {year}"
+    if value.startswith("run-") and value[4:].isdigit():
+        return f"第{value[4:]}次评分" if locale == "zh" else f"score run {value[4:]}"
+    try:
+        return day(date.fromisoformat(value), locale)
+    except ValueError:
+        return value
+
+
 def plural(n: int | float, singular: str, plural_form: str | None = None, width: int = 0) -> str:
     """English count and noun: "1 day", "2 days", "1,204 accounts" (right-aligned to `width`).
 
@@ -131,6 +150,7 @@ def _environment(channel: str, locale: str) -> jinja2.Environment:
     env.filters["esc"] = ESCAPES[channel]
     env.filters["money"] = lambda v, cur="USD": money(v, cur, locale)
     env.filters["day"] = lambda v: day(v, locale)
+    env.filters["period"] = lambda v: period(v, locale)
     env.filters["pct"] = pct
     env.filters["plural"] = plural
     env.filters["kind"] = lambda v: KIND_NAMES[locale].get(v, v)

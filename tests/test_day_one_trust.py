@@ -262,3 +262,29 @@ def test_the_models_in_training_auc_is_said_by_backtest_not_on_every_card(servic
     assert differs == ("Scored as of 24 Aug 2026, the book had another model: " in text)
     _, zh = ask(services, "/回测", locale="zh")
     assert zh.count(model_sentence(current, "zh")) == 1
+
+
+# ---- dates in chat are printed one way --------------------------------------------------------
+
+def test_chat_replies_print_dates_with_the_date_formatter_not_iso(services):
+    """No YYYY-MM-DD in what a user reads, in either language (the risk reasons of
+    messages/risk.py are another change's: their sentences are left out of the scan)."""
+    from messages.risk import reason_sentence
+
+    iso = re.compile(r"\d{4}-\d{2}-\d{2}")
+    commands = [("/tier ACME why", "mgr.sarah"), ("/tier 华锐 why", "admin"),
+                ("/due week", "rep.tom"), ("/due team week", "mgr.sarah"),
+                ("/digest", "mgr.sarah"), ("/at-risk all 50", "admin"), ("/accounts", "admin"),
+                ("/help", "rep.tom"), ("/help override", "mgr.sarah"),
+                ("/override ACME", "mgr.sarah"), ("/override ACME key x until 1 Jan 2020", "admin"),
+                ("/visit ACME call went well next 15 Dec 2026", "rep.tom"),
+                ("/snooze ACME 2 weeks", "rep.tom"),
+                ("/override ACME key board decision until 31 Mar 2027", "mgr.sarah"),
+                ("/tier ACME", "mgr.sarah")]
+    for locale in ("en", "zh"):
+        for text, rep in commands:
+            reply, shown = ask(services, text, rep=rep, locale=locale)
+            if reply.template == "tier":
+                for r in reply.context["s"]["details"].get("risk_reasons", []):
+                    shown = shown.replace(reason_sentence(r, locale), "")
+            assert not iso.search(shown), (locale, text, iso.findall(shown))

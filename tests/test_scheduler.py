@@ -258,6 +258,49 @@ def test_wecom_reminders_are_cards(services, slack, wecom):
     assert cards[0]["template_card"]["main_title"]["title"] == "拜访提醒"
 
 
+def test_wecom_cards_say_dates_and_risks_as_replies_do(services, slack, wecom):
+    """A reminder card's last contact is a date as every reply prints it (2026年10月3日,
+    not 2026-10-03), in the member's language; an overdue count agrees with its noun."""
+    import re
+
+    from messages.cards import alert_card, reminder_card
+    from messages.render import day
+
+    deliverer = make_deliverer(services, slack, wecom, reminders_per_day=5)
+    deliverer.sweep(("reminder",), now=utc(2026, 11, 23, 1, 30), only={"rep.zhang"})
+    cards = [c.body["template_card"] for c in wecom.of("message/send")
+             if c.body["msgtype"] == "template_card"]
+    assert cards
+    for card in cards:
+        facts = dict((f["keyname"], f["value"]) for f in card["horizontal_content_list"])
+        assert re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日", facts["最近联系"]) or \
+            facts["最近联系"] == "从未联系"
+        seen = [card["main_title"], card["sub_title_text"], card["horizontal_content_list"]]
+        assert not re.search(r"\d{4}-\d{2}-\d{2}", str(seen))  # (task_id is not shown)
+    row = {"tier": "key", "days_overdue": 1, "last": date(2026, 10, 3)}
+    assert reminder_card(row, "en")["description"] == "1 day overdue"
+    assert reminder_card(row, "en")["facts"][1] == ("Last contact", day(row["last"], "en"))
+    assert reminder_card({**row, "days_overdue": 12}, "zh")["description"] == "逾期12天"
+    alert = alert_card({"previous_tier": "key", "churn_risk": 99.7, "reason": ""}, "zh")
+    assert alert["facts"] == [("原分层", "重点级"), ("流失风险", ">99%")]
+
+
+def test_failed_deliveries_in_the_digest_say_their_period_in_words():
+    from messages.render import period, render
+
+    assert period("2026-W48") == "week 48 of 2026" and period("2026-W48", "zh") == "2026年第48周"
+    assert period("2026-11-23") == "23 Nov 2026" and period("2026-11-23", "zh") == "2026年11月23日"
+    assert period("run-7") == "score run 7" and period("run-7", "zh") == "第7次评分"
+    failed = [{"name": "Tom Baker", "kind": "reminder", "period": "2026-11-23",
+               "channel": "slack", "last_error": "http_503"}]
+    context = {"scope": "team", "person": "Sarah", "today": date(2026, 11, 23),
+               "book": {"as_of": None}, "failed": failed}
+    en = render("digest", context, locale="en")
+    assert "  - Tom Baker: reminder for 23 Nov 2026 via Slack: http_503" in en.splitlines()
+    zh = render("digest", context, locale="zh")
+    assert "  - Tom Baker：2026年11月23日的拜访提醒（Slack）：http_503" in zh.splitlines()
+
+
 def test_leader_election_sqlite_lease(bare_engine, db_url):
     from storage.engine import is_sqlite
     from storage.migrate import upgrade

@@ -12,21 +12,10 @@ from datetime import date
 
 from bot.delivery import SendResult
 from messages.channels import to_wecom
-from messages.render import TIER_NAMES, render, render_for, risk
+from messages.cards import alert_card, chart_title, reminder_card
+from messages.render import render, render_for
 
 log = logging.getLogger("tierbot.scheduler")
-
-CARD_TEXT = {
-    "en": {"title": "Revisit due", "overdue": "{n} days overdue", "today": "due today",
-           "tier": "Tier", "last": "Last contact", "never": "never"},
-    "zh": {"title": "拜访提醒", "overdue": "逾期{n}天", "today": "今天到期", "tier": "分层",
-           "last": "最近联系", "never": "从未联系"},
-}
-ALERT_TEXT = {
-    "en": {"title": "At-risk alert", "was": "Was", "risk": "Churn risk"},
-    "zh": {"title": "流失预警", "was": "原分层", "risk": "流失风险"},
-}
-CHART_TITLE = {"en": "Tiers this week", "zh": "本周客户分层"}
 
 
 @dataclass(frozen=True)
@@ -63,7 +52,7 @@ class Outbox:
                                                                  channel="slack", locale=locale))
             if result.ok and chart:
                 shown = self.slack.upload_png(rep.slack_user_id, chart, filename="tiers.png",
-                                              title=CHART_TITLE.get(locale, CHART_TITLE["en"]))
+                                              title=chart_title(locale))
                 if not shown.ok:
                     log.warning("digest chart for %s not delivered: %s", rep.key, shown.error)
             return result
@@ -83,14 +72,8 @@ class Outbox:
         # WeCom: a card per account (buttons), then one line for the rest.
         from bot.wecom.cards import account_card, task_id
 
-        labels = CARD_TEXT.get(locale, CARD_TEXT["zh"])
-        names = TIER_NAMES.get(locale, TIER_NAMES["en"])
         result = self._cards(rep, [account_card(
-            key=r["key"], name=r["name"], title=labels["title"],
-            description=labels["overdue"].format(n=r["days_overdue"]) if r["days_overdue"] > 0
-            else labels["today"],
-            facts=[(labels["tier"], names.get(r["tier"], r["tier"])),
-                   (labels["last"], r["last"].isoformat() if r["last"] else labels["never"])],
+            key=r["key"], name=r["name"], **reminder_card(r, locale),
             locale=locale, task=task_id("rem", rep.key, period, r["key"])) for r in rows])
         if result.ok and more:
             text = render("reminder", {**context, "rows": []}, channel="wecom", locale=locale)
@@ -114,13 +97,8 @@ class Outbox:
                                                                      {}, locale))
         from bot.wecom.cards import account_card, task_id
 
-        labels = ALERT_TEXT.get(locale, ALERT_TEXT["zh"])
-        names = TIER_NAMES.get(locale, TIER_NAMES["en"])
         return self._cards(rep, [account_card(
-            key=r["key"], name=r["name"], title=labels["title"],
-            description=r.get("reason") or labels["title"],
-            facts=[(labels["was"], names.get(r["previous_tier"], r["previous_tier"])),
-                   (labels["risk"], risk(r["churn_risk"]))],
+            key=r["key"], name=r["name"], **alert_card(r, locale),
             locale=locale, task=task_id("alert", rep.key, period, r["key"])) for r in rows])
 
     @staticmethod
