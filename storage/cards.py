@@ -70,8 +70,8 @@ def account_card(engine: Engine, account_id: int, today: date) -> dict:
 
 
 def value_at_stake(s=ScoreSnapshot):
-    """THE value at stake, which /at-risk shows and it, the digest and alerts sort by: the
-    churn risk (as a probability) x the larger of 12-month spend and 12-month value (CLV)."""
+    """THE value at stake: the churn risk (as a probability) x the larger of 12-month spend
+    and 12-month value (CLV). /at-risk shows it; it, the digest and alerts sort by it."""
     return s.churn_risk / 100.0 * sa.func.coalesce(
         sa.case((s.clv_12m > s.monetary, s.clv_12m), else_=s.monetary), 0)
 

@@ -124,8 +124,8 @@ WEEK_DAYS = 7
 def revisits(engine: Engine, owner_id: int | Collection[int] | None, today: date,
              cadence: dict[str, int], *, week_days: int = WEEK_DAYS) -> dict[str, list[dict]]:
     """Visits due (`visits_due`), counted THE one way /due and the digest count them:
-    `overdue`, due before `today`; `this_week`, due from today to `week_days` ahead (so
-    `today` holds those due today). Each oldest first; an account is in at most one."""
+    `overdue`, due before `today`; `this_week`, due from today to `week_days` ahead (never
+    an overdue one); `today`, the part of `this_week` due today. Each oldest first."""
     rows = visits_due(engine, owner_id, today, cadence)
     horizon = today + timedelta(days=week_days)
     return {"overdue": [r for r in rows if r["due"] < today],
