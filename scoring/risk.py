@@ -148,6 +148,26 @@ def p_no_order(book: Book, bg: BGNBD, horizon_days: int) -> np.ndarray:
     return 1.0 - alive + alive * quiet
 
 
+def activity_factor(book: Book, bg: BGNBD, risk_pct: np.ndarray, horizon_days: int) -> np.ndarray:
+    """How much to scale BG/NBD's expected orders so they agree with the churn risk.
+
+    BG/NBD's chance of no order in H is 1 - A + A * q, with A its P(alive) and q its chance
+    of a quiet H given alive. The risk is the better estimate of that chance (learned from
+    the book, or BG/NBD's own for the fallback), so the activity it implies is
+    A' = (1 - risk) / (1 - q), at most 1; P(alive), expected orders and the 12-month
+    value built on them scale by A' / A. An account at risk 99 is then neither predicted to
+    buy next year what it bought last year nor said to be "still buying" at 40%. 1 where
+    there is nothing to correct (no risk, A = 0)."""
+    x, t_x, T = bg_inputs(book)
+    alive = bg.p_alive(x, t_x, T)
+    quiet = np.exp((bg.r + x) * (np.log(bg.alpha + T) - np.log(bg.alpha + T + horizon_days / WEEK)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        implied = np.clip((1.0 - np.asarray(risk_pct, dtype=float) / 100.0)
+                          / np.maximum(1.0 - quiet, 1e-9), 0.0, 1.0)
+        factor = implied / alive
+    return np.where(np.isfinite(factor) & (alive > 0), factor, 1.0)
+
+
 def fit_bg_for(book: Book) -> BGNBD | None:
     """BG/NBD fitted on (an even sample of) the book's ordering accounts, or None."""
     x, t_x, T = bg_inputs(book)

@@ -255,3 +255,30 @@ def test_one_past_date_is_said_in_both_languages():
     print(en, "|", zh)
     assert "(1 past date," in en and "too short yet to check it" in en
     assert "1个历史时点" in zh and "无法在更早的时点与购买模型对比检验" in zh
+
+
+def test_expected_orders_and_12_month_value_agree_with_the_risk():
+    # One belief: an account the risk says will very likely not order in 90 days is not
+    # predicted to buy next year what it bought last year (BG/NBD alone, fitted on a book
+    # where few leave, believes silent accounts are alive).
+    today = date(2026, 11, 22)  # the demo book's own today
+    book, scores, _, o = scored(demo(), today)
+    risky = o & (scores.churn_risk >= 95) & (scores.monetary > 0)
+    assert risky.sum() >= 5
+    ratio = scores.clv_12m[risky] / scores.monetary[risky]
+    print(f"demo {today}: {risky.sum()} accounts at risk >= 95; 12-month value / last "
+          f"12 months' spend: median {np.median(ratio):.3f}, max {ratio.max():.3f}")
+    assert ratio.max() < 0.25
+    # Expected orders in the horizon never fall below the chance of at least one order
+    # where the risk is what lowered them.
+    bg = scores.models.bg
+    factor = risk.activity_factor(book, bg, scores.churn_risk, H)
+    lowered = o & (factor < 1)
+    assert lowered.any()
+    assert np.all(scores.expected_orders_90d[lowered] >= (1 - scores.churn_risk[lowered] / 100) - 1e-9)
+    # ...nor said to be "still buying" with a chance its risk contradicts.
+    repeat = risky & (book.order_days >= 2)
+    assert repeat.any()
+    assert np.all(scores.p_alive[repeat] <= 1 - scores.churn_risk[repeat] / 100 + 0.05)
+    calm = o & (scores.churn_risk < 30)
+    assert np.median(scores.clv_12m[calm] / np.maximum(scores.monetary[calm], 1)) > 0.5
