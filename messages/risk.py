@@ -43,6 +43,10 @@ MODEL = {
                    "from this book's own history ({n_cuts} past dates, {accounts} accounts); "
                    "checked inside that history it ranked with AUC {auc_learned} against "
                    "{auc_fallback} for the purchase model.",
+        "learned_unchecked": "Churn risk: the chance of no order in the next {horizon_days} days, "
+                             "learned from this book's own history (1 past date, {accounts} "
+                             "accounts); the history is too short yet to check it against the "
+                             "purchase model on an older date.",
         "young_book": "Churn risk: the purchase model's (BG/NBD) chance of no order in the next "
                       "{horizon_days} days, because the book has {history_days} days of history "
                       "and learning from it needs {needed_days}.",
@@ -62,6 +66,9 @@ MODEL = {
         "learned": "流失风险：未来{horizon_days}天不下单的概率，由本客户群自己的历史学习得出"
                    "（{n_cuts}个历史时点，{accounts}个客户）；在历史内回测的AUC为{auc_learned}，"
                    "购买模型为{auc_fallback}。",
+        "learned_unchecked": "流失风险：未来{horizon_days}天不下单的概率，由本客户群自己的历史学习得出"
+                             "（1个历史时点，{accounts}个客户）；历史还太短，无法在更早的时点与购买模型"
+                             "对比检验。",
         "young_book": "流失风险：购买模型（BG/NBD）估计的未来{horizon_days}天不下单的概率；"
                       "客户群只有{history_days}天历史，学习需要{needed_days}天。",
         "too_few": "流失风险：购买模型（BG/NBD）估计的未来{horizon_days}天不下单的概率；"
@@ -75,6 +82,15 @@ MODEL = {
         "ranks": "流失风险：按距上次下单天数的排名（0-100，不是概率）；复购客户太少，"
                  "无法拟合购买模型。",
     },
+}
+
+# Said after the model sentence when the learned model shares the risk with the fallback.
+BLEND = {
+    "en": " It counts for {learned_pct}% of the risk and the purchase model for the rest "
+          "({examples} past examples to learn from; it counts fully once it clearly ranks better "
+          "on the book's own history).",
+    "zh": "学习模型占风险的{learned_pct}%，其余来自购买模型（可学习的历史样本{examples}个；"
+          "在本客户群历史上明显排得更准时才完全采用）。",
 }
 
 STAGE = {
@@ -115,7 +131,12 @@ def model_sentence(record: dict | None, locale: str = "en") -> str:
     key = "ranks" if record.get("kind") == "ranks" else record.get("reason", "no_history")
     facts.setdefault("n_cuts", len(facts.get("cuts", [])))
     facts.setdefault("horizon_days", record.get("horizon_days", 90))
-    return _texts(MODEL, locale)[key].format(**facts)
+    text = _texts(MODEL, locale)[key].format(**facts)
+    weight = facts.get("weight", 1.0)
+    if record.get("kind") == "learned" and weight < 1.0:
+        text += _texts(BLEND, locale).format(learned_pct=max(1, min(99, round(100 * weight))),
+                                             examples=f"{facts.get('examples', 0):,}")
+    return text
 
 
 def stage_sentence(stage: dict | None, locale: str = "en") -> str:

@@ -93,6 +93,10 @@ def score_book(book: Book, config: ScoringConfig, *, previous: dict[int, str] | 
         detractor_nps=int(config.warnings["detractor_nps"]))
     X = risk_model.features(book, bg, horizon, int(config.warnings["detractor_nps"]))
     risk = risk_model.churn_risk(book, rm, X, bg)
+    if bg is not None:  # expected orders and value agree with the risk (one belief)
+        factor = risk_model.activity_factor(book, bg, risk, horizon)
+        e90, clv = e90 * factor, clv * factor
+        p_alive = np.minimum(p_alive * factor, 1.0)
     rank = _risk_rank(risk)
     reasons = _risk_reasons(book, rm, X, ordered, recency, gap, horizon,
                             int(config.risk.get("reasons", 3)))

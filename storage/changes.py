@@ -7,6 +7,7 @@ from datetime import date, datetime, timezone
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from storage.engine import write_transaction
 from storage.models import Account, AuditEntry, ScoreSnapshot, TierOverride
 from storage.scores import current_run_id
 
@@ -17,7 +18,7 @@ def _now() -> datetime:
 
 def reassign(engine: Engine, *, account_id: int, new_owner_id: int, actor_id: int) -> int | None:
     """Give the account a new owner; returns the previous owner's id."""
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         old = conn.execute(sa.select(Account.owner_id).where(Account.id == account_id)).scalar()
         conn.execute(sa.update(Account).where(Account.id == account_id).values(owner_id=new_owner_id))
         conn.execute(sa.insert(AuditEntry).values(
@@ -30,7 +31,7 @@ def set_override(engine: Engine, *, account_id: int, tier: str, reason: str,
                  expires_on: date | None, actor_id: int, actor_name: str, today: date) -> str | None:
     """Record an override and show it on the latest snapshot at once (the next rescore would
     anyway). Returns the tier the account had."""
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         conn.execute(sa.update(TierOverride)
                      .where(TierOverride.account_id == account_id, TierOverride.cleared_at.is_(None))
                      .values(cleared_at=_now(), cleared_by_id=actor_id))
@@ -65,7 +66,7 @@ def set_override(engine: Engine, *, account_id: int, tier: str, reason: str,
 
 def clear_override(engine: Engine, *, account_id: int, actor_id: int, today: date) -> bool:
     """Clear the account's override; the scored tier comes back at once if it is known."""
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         cleared = conn.execute(
             sa.update(TierOverride)
             .where(TierOverride.account_id == account_id, TierOverride.cleared_at.is_(None))

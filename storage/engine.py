@@ -1,6 +1,9 @@
 """Engine construction. Called from the composition root; never at import time."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import StaticPool
@@ -53,6 +56,17 @@ def _sqlite_begin(conn) -> None:
     # another connection committed in between: WAL cannot upgrade a stale snapshot.
     immediate = conn.get_execution_options().get(IMMEDIATE, False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[sa.Connection]:
+    """`engine.begin()` for a transaction that reads and then writes: on SQLite it starts
+    with BEGIN IMMEDIATE, so a write committed by another connection between its read and
+    its write waits its turn instead of failing with "database is locked"."""
+    with engine.connect() as conn:
+        conn.execution_options(**{IMMEDIATE: True})
+        with conn.begin():
+            yield conn
 
 
 def is_locked(exc: BaseException) -> bool:

@@ -276,7 +276,6 @@ def current_run_id(conn: Connection) -> int | None:
     return run.id if run is not None else None
 
 
-latest_run_id = current_run_id  # the former name, for code written before "current run"
 
 
 def run_before(conn: Connection, as_of: date, days: int):

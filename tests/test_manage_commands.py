@@ -97,3 +97,50 @@ def test_an_admins_accounts_is_the_whole_book(services):
     scored = reply.context["total"]
     assert reply.context["scope"] == "all" and scored > 0 and scored <= book
     assert text.startswith(f"The whole book as of 22 Nov 2026: {scored:,} accounts")
+
+
+def test_a_change_read_then_written_waits_for_another_writer_instead_of_failing(services):
+    """A write committed by another connection between a change's read and its write: on
+    SQLite a plain BEGIN fails at once with "database is locked"; the change must wait."""
+    import threading
+
+    from storage import changes
+
+    engine = services.engine
+    with engine.connect() as conn:
+        account = conn.execute(sa.select(Account.id).order_by(Account.id)).scalar()
+        rep = conn.execute(sa.select(Rep.id).order_by(Rep.id.desc())).scalar()
+    other = sa.create_engine(engine.url, connect_args={"timeout": 30}
+                             if engine.dialect.name == "sqlite" else {})
+    done: list = []
+
+    def write_elsewhere():
+        with other.begin() as c:
+            c.execute(sa.update(Account).where(Account.id != account)
+                      .values(name=Account.name + " (renamed)"))
+        done.append(True)
+
+    fired: list = []
+
+    @sa.event.listens_for(engine, "after_cursor_execute")
+    def between(conn, cursor, statement, *args):
+        if not fired and statement.lstrip().upper().startswith("SELECT") and "accounts" in statement:
+            fired.append(True)
+            t = threading.Thread(target=write_elsewhere)
+            t.start()
+            t.join(1.0)  # committed at once with a plain BEGIN; waits for us with IMMEDIATE
+
+    try:
+        old = changes.reassign(engine, account_id=account, new_owner_id=rep, actor_id=rep)
+    finally:
+        sa.event.remove(engine, "after_cursor_execute", between)
+    assert fired
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(Account.owner_id).where(Account.id == account)).scalar() == rep
+    assert old is not None
+    for _ in range(100):
+        if done:
+            break
+        threading.Event().wait(0.1)
+    assert done  # the other writer got its turn afterwards
+    other.dispose()
