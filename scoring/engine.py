@@ -11,6 +11,7 @@ from scoring import risk as risk_model
 from scoring.book import NO_DATE, Book
 from scoring.btyd import BGNBD, GammaGamma, fit_bgnbd, fit_gamma_gamma
 from scoring.config import ScoringConfig
+from scoring.reasons import RiskReasons, build_reasons, expand
 from scoring.risk import RiskModel
 from scoring.tiers import Override, assign_tiers
 from scoring.warnings import Warning, find_warnings
@@ -45,7 +46,7 @@ class Scores:
     usual_gap_days: np.ndarray      # nan without enough orders
     churn_risk: np.ndarray          # % P(no order in the next H days); nan if never ordered
     risk_rank: np.ndarray           # % of the book's ordering accounts with a lower risk
-    risk_reasons: list[list[dict]]  # the risk's own top reasons: code, effect, params
+    risk_reasons: RiskReasons       # the risk's own top reasons (scoring.reasons)
     lifecycle_reason: list[dict]    # the numbers behind declining / dormant ({} otherwise)
     p_alive: np.ndarray             # nan where there is no model, and for one-order accounts
     expected_orders_90d: np.ndarray
@@ -58,6 +59,15 @@ class Scores:
     matched: list[dict]
     next_visit_due: list[date]
     models: Models
+
+    def reasons_of(self, i: int) -> list[dict]:
+        """Account `i`'s risk reasons with their numbers, as its card will say them: the
+        stored form expanded against the figures its snapshot stores (rounded alike)."""
+        gap = float(np.round(self.usual_gap_days[i], 1))
+        snapshot = {"as_of": self.as_of, "recency_days": int(self.recency_days[i]),
+                    "usual_gap_days": None if gap != gap else gap,
+                    "monetary": float(np.round(self.monetary[i], 4))}
+        return expand(self.risk_reasons.stored(i), snapshot, self.risk_reasons.context())
 
 
 def quintile_scores(values: np.ndarray) -> np.ndarray:
@@ -98,7 +108,8 @@ def score_book(book: Book, config: ScoringConfig, *, previous: dict[int, str] | 
         e90, clv = e90 * factor, clv * factor
         p_alive = np.minimum(p_alive * factor, 1.0)
     rank = _risk_rank(risk)
-    reasons = _risk_reasons(book, rm, X, ordered, recency, gap, horizon,
+    # The reasons say the horizon of the model in use, as the card does (the same number).
+    reasons = build_reasons(book, rm, X, ordered, gap, rm.horizon_days,
                             int(config.risk.get("reasons", 3)))
     warnings = find_warnings(book, recency=recency, gap=gap, p_alive=p_alive,
                                 expected_90d=e90, cfg=config.warnings, risk=risk)
@@ -139,88 +150,6 @@ def _risk_rank(risk: np.ndarray) -> np.ndarray:
     n = int(known.sum())
     if n:
         out[known] = 100.0 * (min_ranks(risk[known]) - 1) / n
-    return out
-
-
-def _risk_reasons(book: Book, rm: RiskModel, X, ordered, recency, gap, horizon: int,
-                  top: int) -> list[list[dict]]:
-    """Each account's top reasons from the risk's per-feature contributions (log-odds
-    against the book's typical account), strongest first, with the numbers to say them.
-
-    Columns become Python lists once and each reason's numbers are picked from them: this
-    runs for every account of the book, so no numpy scalar work per account."""
-    n = len(book)
-    out: list[list[dict]] = [[] for _ in range(n)]
-    if not ordered.any():
-        return out
-    typical = risk_model.typical_account(X, ordered)
-    effect = risk_model.contributions(rm, X, typical)
-    order = np.argsort(-np.abs(effect), axis=1, kind="stable")[:, :top]
-    strength = np.round(np.take_along_axis(effect, order, axis=1), 3)
-    today = book.as_of.toordinal()
-    q = book.spend_q
-    own_gap = np.where(np.isnan(gap), (book.last_order - book.first_order)
-                       / np.maximum(book.order_days - 1, 1), gap)
-    col = {
-        "recency": recency, "gap": np.round(np.nan_to_num(own_gap), 1),
-        "days": book.order_days, "first": book.first_order,
-        "spend": np.round(book.spend_window, 2), "age": today - book.first_order,
-        "q0": np.round(q[:, 0], 2), "q1": np.round(q[:, 1], 2),
-        "i90": book.interactions_90, "p90": book.interactions_prev_90,
-        "nps": book.nps_min_90, "complaints": book.complaints_90,
-        "expected": np.round(np.maximum(np.exp(X[:, -1]) - 0.01, 0.0), 2),
-    }
-    typ = {"recency": int(round(float(np.expm1(typical[0])))),
-           "days": int(round(float(np.expm1(typical[1])))) + 1,
-           "spend": round(float(np.expm1(typical[2])), 2),
-           "age": int(round(float(np.expm1(typical[3])))),
-           "expected": round(max(float(np.exp(typical[-1]) - 0.01), 0.0), 2)}
-    firsts = np.unique(book.first_order[ordered]).tolist()
-    iso = dict(zip(firsts, (date.fromordinal(d).isoformat() for d in firsts)))
-
-    def build(name: str, idx: np.ndarray) -> list[dict]:
-        """The numbers of reason `name` for the accounts at `idx` (one comprehension each)."""
-        class Pick(dict):
-            def __missing__(self, key):  # a column's values at idx, taken on first use
-                self[key] = col[key][idx].tolist()
-                return self[key]
-
-        c = Pick()
-        if name == "recency":
-            return [{"recency_days": r, "typical_recency_days": typ["recency"]} for r in c["recency"]]
-        if name == "repeat_days":
-            return [{"order_days": d, "typical_order_days": typ["days"], "first_order": iso[f]}
-                    for d, f in zip(c["days"], c["first"])]
-        if name == "spend_12m":
-            return [{"spend_12m": v, "typical_spend_12m": typ["spend"]} for v in c["spend"]]
-        if name == "age":
-            return [{"age_days": v, "typical_age_days": typ["age"]} for v in c["age"]]
-        if name in ("overdue", "far_overdue"):
-            return [{"recency_days": r, "usual_gap_days": g} for r, g in zip(c["recency"], c["gap"])]
-        if name == "not_due":
-            return [{"recency_days": r, "usual_gap_days": g, "horizon_days": horizon}
-                    for r, g in zip(c["recency"], c["gap"])]
-        if name == "spend_trend":
-            return [{"last_quarter": a, "quarter_before": b} for a, b in zip(c["q0"], c["q1"])]
-        if name == "contact_trend":
-            return [{"last_90": a, "previous_90": b} for a, b in zip(c["i90"], c["p90"])]
-        if name == "detractor":
-            return [{"nps": v} for v in c["nps"]]
-        if name == "complaint":
-            return [{"complaints": v} for v in c["complaints"]]
-        return [{"expected": v, "typical_expected": typ["expected"], "horizon_days": horizon}
-                for v in c["expected"]]
-
-    # Sorted by strength, so the reasons kept are a prefix of each row: under ~1 risk point
-    # either way (|log-odds| < 0.05) is no reason, nor is anything after it.
-    keep = np.cumprod(np.abs(strength) >= 0.05, axis=1).astype(bool) & ordered[:, None]
-    for k in range(order.shape[1]):
-        for j, name in enumerate(risk_model.FEATURES):
-            idx = np.flatnonzero(keep[:, k] & (order[:, k] == j))
-            if len(idx) == 0:
-                continue
-            for i, e, p in zip(idx.tolist(), strength[idx, k].tolist(), build(name, idx)):
-                out[i].append({"code": name, "effect": e, "params": p})
     return out
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import aliased
 
 from storage.models import (Account, Interaction, Order, Rep, ScoreSnapshot,
                             TierOverride)
-from storage.scores import current_run, current_run_id, load_risk_model, run_before
+from storage.scores import current_run, current_run_id, load_risk_model, risk_reasons, run_before
 from storage.settled import only_settled
 
 
@@ -60,7 +60,7 @@ def account_card(engine: Engine, account_id: int, today: date) -> dict:
         risk_model = load_risk_model(conn, run.id if run is not None else None)
     snap = dict(snapshot) if snapshot else None
     if snap:
-        snap["details"] = json.loads(snap["details"] or "{}")
+        snap["details"] = _with_reasons(snap, risk_model)
     return {"account": dict(account), "snapshot": snap,
             "last_order": dict(last_order) if last_order else None,
             "last_interaction": dict(last_touch) if last_touch else None,
@@ -97,14 +97,15 @@ def at_risk_accounts(engine: Engine, owner_ids: set[int] | None, *,
                 sa.select(Account.id).where(Account.owner_id.in_(owner_ids))))
         stmt = (sa.select(Account.key, Account.name, owner.name.label("owner"), s.tier,
                           s.churn_risk, s.risk_rank, s.monetary, s.clv_12m, s.recency_days, s.details,
-                          stake.label("stake"))
+                          s.as_of, s.usual_gap_days, stake.label("stake"))
                 .join(Account, Account.id == s.account_id)
                 .outerjoin(owner, owner.id == Account.owner_id)
                 .where(*mine).order_by(stake.desc(), Account.key).limit(limit))
         rows = [dict(r) for r in conn.execute(stmt).mappings()]
         total = conn.execute(sa.select(sa.func.count()).select_from(s).where(*mine)).scalar_one()
+        record = load_risk_model(conn, run)
     for r in rows:
-        r["details"] = json.loads(r["details"] or "{}")
+        r["details"] = _with_reasons(r, record)
     return rows, total
 
 
@@ -149,13 +150,23 @@ def newly_at_risk(engine: Engine, owner_id: int, *, limit: int = 20,
         stake = value_at_stake(s)
         rows = conn.execute(
             sa.select(Account.key, Account.name, s.previous_tier, s.churn_risk, s.monetary,
-                      s.details)
+                      s.details, s.as_of, s.recency_days, s.usual_gap_days)
             .join(Account, Account.id == s.account_id)
             .where(s.run_id == run, s.tier == "at-risk", s.previous_tier.is_not(None),
                    s.previous_tier != "at-risk",
                    s.account_id.in_(sa.select(Account.id).where(Account.owner_id == owner_id)))
             .order_by(stake.desc(), Account.key).limit(limit)).mappings().all()
+        record = load_risk_model(conn, run)
     out = [dict(r) for r in rows]
     for r in out:
-        r["details"] = json.loads(r["details"] or "{}")
+        r["details"] = _with_reasons(r, record)
     return run, out
+
+
+def _with_reasons(row: dict, record: dict | None) -> dict:
+    """A snapshot row's details JSON parsed, with its risk reasons expanded into
+    `risk_reasons` against the row's own columns and its run's risk model `record`
+    (every number each sentence says; storage.scores.risk_reasons)."""
+    details = json.loads(row["details"] or "{}")
+    details["risk_reasons"] = risk_reasons(details, row, record)
+    return details

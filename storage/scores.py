@@ -17,7 +17,8 @@ from scoring.book import NO_DATE, Book
 from scoring.engine import Scores
 from scoring.explain import describe
 from scoring.history import History, group_rows
-from scoring.risk import TRAIN_ACCOUNTS
+from scoring.reasons import OWN, RiskReasons, expand
+from scoring.risk import FEATURES, TRAIN_ACCOUNTS
 from scoring.tiers import Override
 from storage.models import (Account, Feedback, Interaction, Order, Rep, ScoreRun,
                             ScoreSnapshot, TierOverride)
@@ -388,13 +389,12 @@ def _floats(values: np.ndarray, digits: int) -> list:
 
 
 def risk_model_record(scores: Scores) -> dict:
-    """What a run stores about its churn-risk model: kind, why, horizon, figures, weights."""
-    from scoring.risk import FEATURES
-
+    """What a run stores about its churn-risk model: kind, why, horizon, figures, weights,
+    and once for all its snapshots' reasons the book's typical account (`reason_typical`)."""
     rm = scores.models.risk
     kind = rm.kind if rm.learned or scores.models.bg is not None else "ranks"
     record = {"kind": kind, "reason": rm.reason, "horizon_days": rm.horizon_days,
-              "facts": rm.facts}
+              "facts": rm.facts, "reason_typical": scores.risk_reasons.typical}
     if rm.learned:
         record["weights"] = {f: round(c, 4) for f, c in zip(FEATURES, rm.coef)}
     return record
@@ -414,21 +414,72 @@ def current_risk_model(engine: Engine) -> dict | None:
         return load_risk_model(conn, current_run_id(conn))
 
 
+def risk_reasons(details: dict, snapshot, record: dict | None) -> list[dict]:
+    """An account's risk reasons, each {"code", "effect", "params"} with every number its
+    sentence says: the stored compact form (details["risk"]) expanded against the snapshot
+    row's own columns (`as_of`, `recency_days`, `usual_gap_days`, `monetary`) and its run's
+    `record` (load_risk_model: the typical account, the horizon the card states)."""
+    if "risk_reasons" in details:  # a run stored before issue 12: every number in place
+        return details["risk_reasons"]
+    stored = details.get("risk")
+    if not stored:
+        return []
+    return expand(stored, snapshot, {"typical": record["reason_typical"],
+                                     "horizon_days": record["horizon_days"]})
+
+
 def _details(scores: Scores) -> list[str]:
+    """Each snapshot's details JSON: the rule's values, warnings, stage reason, the risk's
+    reasons (stored compactly, see scoring/reasons.py; spliced in as built JSON text)."""
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     out = []
-    for matched, warnings, reasons, stage in zip(scores.matched, scores.warnings,
-                                                 scores.risk_reasons, scores.lifecycle_reason):
+    for matched, warnings, stage, reasons in zip(scores.matched, scores.warnings,
+                                                 scores.lifecycle_reason,
+                                                 _reason_texts(scores.risk_reasons)):
         details = {"matched": matched,
-                   "warnings": [{"code": w.code, "params": w.params} for w in warnings],
-                   "risk_reasons": reasons}
+                   "warnings": [{"code": w.code, "params": w.params} for w in warnings]}
         if stage:
             details["lifecycle"] = stage
         if "model" in matched:  # an override: keep the model's verdict beside it
             details["matched"] = {k: v for k, v in matched.items() if k != "model"}
             details["model"] = matched["model"]
-        out.append(dumps(details))
+        text = dumps(details)
+        out.append(text[:-1] + ',"risk":[' + reasons + "]}" if reasons else text)
     return out
+
+
+def _reason_texts(reasons: RiskReasons) -> list[str]:
+    """Each account's risk reasons as the JSON of `reasons.stored(i)` without its brackets
+    ("" for none), built per (place, reason) column: each distinct value is formatted once
+    (_json_texts) and one str.format per reason puts the pieces together, so 100,000
+    accounts cost no per-account Python but the final concatenation (a dict per reason
+    through json cost a second)."""
+    code = reasons.code
+    n, top = code.shape
+    effects = _json_texts(reasons.effect.ravel(), sep="").reshape(code.shape)
+    out = np.full(n, "", dtype=object)
+    for k in range(top):
+        column = np.full(n, "", dtype=object)
+        for j, name in enumerate(FEATURES):
+            idx = np.flatnonzero(code[:, k] == j)
+            if len(idx) == 0:
+                continue
+            own = [_json_texts(reasons.own[key][idx], key).tolist() for key in OWN[name]]
+            template = ("[" if k == 0 else ",[") + f'"{name}",{{}}' + "{}" * len(own) + "]"
+            column[idx] = list(map(template.format, effects[idx, k].tolist(), *own))
+        out = out + column
+    return out.tolist()
+
+
+def _json_texts(column: np.ndarray, key: str = "", sep: str = ",") -> np.ndarray:
+    """Each value as JSON text after `sep`, as an object array; a "first_order" day number as
+    an ISO date, nan (not stored) as "". Formatted once per distinct value."""
+    distinct, where = np.unique(column, return_inverse=True)
+    if key == "first_order":
+        texts = [f'{sep}"{date.fromordinal(d).isoformat()}"' for d in distinct.tolist()]
+    else:
+        texts = ["" if v != v else f"{sep}{v!r}" for v in distinct.tolist()]
+    return np.array(texts, dtype=object)[where.ravel()]
 
 
 def _bulk_insert(conn: Connection, table: str, columns: tuple[str, ...], rows) -> None:

@@ -163,15 +163,15 @@ def test_reasons_are_the_models_own_with_numbers_in_english_and_chinese():
     assert scores.models.risk.learned
     seen = set()
     for i in np.flatnonzero(o):
-        for r in scores.risk_reasons[i]:
+        for r in scores.reasons_of(i):
             seen.add(r["code"])
             if r["code"] == "recency":  # the direction matches the account's own numbers
                 p = r["params"]
                 assert (r["effect"] > 0) == (p["recency_days"] > p["typical_recency_days"])
     assert {"far_overdue", "expected_orders", "recency"} <= seen
     k = next(i for i in np.flatnonzero(o) if any(r["code"] == "far_overdue" and r["effect"] > 0
-                                                for r in scores.risk_reasons[i]))
-    reason = next(r for r in scores.risk_reasons[k] if r["code"] == "far_overdue")
+                                                for r in scores.reasons_of(i)))
+    reason = next(r for r in scores.reasons_of(k) if r["code"] == "far_overdue")
     en, zh = reason_sentence(reason, "en"), reason_sentence(reason, "zh")
     days, gap = reason["params"]["recency_days"], reason["params"]["usual_gap_days"]
     print(en, "|", zh)
