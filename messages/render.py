@@ -107,10 +107,19 @@ def plural(n: int | float, singular: str, plural_form: str | None = None, width:
     """English count and noun: "1 day", "2 days", "1,204 accounts" (right-aligned to `width`).
 
     English has only one/other, so two forms suffice (no gettext catalogue needed); the
-    Chinese templates have no plurals and don't use this."""
-    word = singular if n == 1 else (plural_form or singular + "s")
+    Chinese templates have no plurals and don't use this. A fraction is said in whole
+    units, rounded as "%.0f" rounds it, and the noun agrees with what is printed:
+    1.4 days is "1 day"."""
     number = f"{n:,}" if isinstance(n, int) else f"{n:,.0f}"
+    word = singular if number == "1" else (plural_form or singular + "s")
     return f"{number:>{width}} {word}"
+
+
+def ago(days: int, locale: str = "en") -> str:
+    """How long ago, in whole days: "today", "1 day ago", "12 days ago" (今天, 12天前)."""
+    if locale == "zh":
+        return "今天" if days == 0 else f"{days}天前"
+    return "today" if days == 0 else plural(days, "day") + " ago"
 
 
 def pct(value: float | None, digits: int = 0) -> str:
@@ -153,6 +162,7 @@ def _environment(channel: str, locale: str) -> jinja2.Environment:
     env.filters["period"] = lambda v: period(v, locale)
     env.filters["pct"] = pct
     env.filters["plural"] = plural
+    env.filters["ago"] = lambda v: ago(v, locale)
     env.filters["kind"] = lambda v: KIND_NAMES[locale].get(v, v)
     env.filters["delivery"] = lambda v: DELIVERY_NAMES[locale].get(v, v)
     env.filters["field"] = lambda v: FIELD_NAMES[locale].get(v, v)

@@ -1,34 +1,42 @@
 """The churn risk in words, English and Chinese: its reasons, the model in use, the stage.
 
-Reasons come from the risk's own per-feature contributions (see scoring/risk.py); each is
-stored as {"code", "effect", "params"} and said here with its numbers. A positive effect
-raises the risk, a negative one lowers it.
+Reasons come from the risk's own per-feature contributions (see scoring/risk.py and
+scoring/reasons.py); each reaches here as {"code", "effect", "params"} and is said with its
+numbers: counts with their nouns, dates as the card writes them. A positive effect raises
+the risk, a negative one lowers it. Amounts stay plain numbers in the params.
 """
 from __future__ import annotations
 
+import string
+
+from messages.render import ago, day, plural
+
 REASONS = {
     "en": {
-        "recency": "Last order {recency_days} days ago (a typical account here: {typical_recency_days} days).",
-        "repeat_days": "Ordered on {order_days} separate day(s) since {first_order} (typical: {typical_order_days}).",
+        "recency": "Last order {recency_days:ago} (a typical account here: {typical_recency_days:day}).",
+        "repeat_days": "Ordered on {order_days:separate day} since {first_order:date} (typical: {typical_order_days:,}).",
         "spend_12m": "{spend_12m:,.0f} spent in the last 12 months (typical: {typical_spend_12m:,.0f}).",
-        "age": "A customer for {age_days} days (typical: {typical_age_days}).",
-        "overdue": "No order for {recency_days} days; this account usually orders every {usual_gap_days:.0f} days.",
-        "far_overdue": "No order for {recency_days} days, more than twice its usual gap of {usual_gap_days:.0f} days.",
-        "not_due": "Orders about every {usual_gap_days:.0f} days, last {recency_days} days ago: the next is not due within {horizon_days} days.",
+        "age": "A customer for {age_days:day} (typical: {typical_age_days:,}).",
+        "overdue": "No order for {recency_days:day}; this account usually orders every {usual_gap_days:day}.",
+        "overdue_today": "Ordered today; this account usually orders every {usual_gap_days:day}.",
+        "far_overdue": "No order for {recency_days:day}, more than twice its usual gap of {usual_gap_days:day}.",
+        "not_due": "Orders about every {usual_gap_days:day}, last {recency_days:ago}: the next is not due within {horizon_days:day}.",
+        "not_due_today": "Orders about every {usual_gap_days:day} and ordered today: the next is not due within {horizon_days:day}.",
         "spend_trend": "Spend last quarter {last_quarter:,.0f} against {quarter_before:,.0f} the quarter before.",
-        "contact_trend": "{last_90} contacts in the last 90 days against {previous_90} in the 90 before.",
+        "contact_trend": "{last_90:contact} in the last 90 days against {previous_90} in the 90 before.",
         "detractor": "Detractor NPS of {nps} in the last 90 days.",
-        "complaint": "{complaints} complaint(s) in the last 90 days.",
-        "expected_orders": "The purchase model expects {expected} orders in the next {horizon_days} days (typical: {typical_expected}).",
+        "complaint": "{complaints:complaint} in the last 90 days.",
+        "expected_orders": "The purchase model expects {expected} orders in the next {horizon_days:day} (typical: {typical_expected}).",
     },
     "zh": {
-        "recency": "最近一次下单在{recency_days}天前（本客户群典型值：{typical_recency_days}天）。",
-        "repeat_days": "自{first_order}以来在{order_days}个不同日期下单（典型值：{typical_order_days}）。",
+        "recency": "最近一次下单在{recency_days:ago}（本客户群典型值：{typical_recency_days}天）。",
+        "repeat_days": "自{first_order:date}以来在{order_days}个不同日期下单（典型值：{typical_order_days}）。",
         "spend_12m": "近12个月采购额{spend_12m:,.0f}（典型值：{typical_spend_12m:,.0f}）。",
         "age": "已是客户{age_days}天（典型值：{typical_age_days}天）。",
         "overdue": "已{recency_days}天未下单；该客户通常每{usual_gap_days:.0f}天下单一次。",
+        "overdue_today": "今天刚下过单；该客户通常每{usual_gap_days:.0f}天下单一次。",
         "far_overdue": "已{recency_days}天未下单，超过其通常间隔（{usual_gap_days:.0f}天）的两倍。",
-        "not_due": "通常约每{usual_gap_days:.0f}天下单，上次在{recency_days}天前：未来{horizon_days}天内还未到下次下单时间。",
+        "not_due": "通常约每{usual_gap_days:.0f}天下单，上次在{recency_days:ago}：未来{horizon_days}天内还未到下次下单时间。",
         "spend_trend": "上季度采购额{last_quarter:,.0f}，再上一季度{quarter_before:,.0f}。",
         "contact_trend": "近90天互动{last_90}次，之前90天{previous_90}次。",
         "detractor": "近90天净推荐值为{nps}（贬损者）。",
@@ -36,6 +44,32 @@ REASONS = {
         "expected_orders": "购买模型预计未来{horizon_days}天下单{expected}次（典型值：{typical_expected}）。",
     },
 }
+# What the English sentences count, as "{n:<noun>}": the count with its noun, singular for
+# one (a usual gap of 1.4 days is "1 day", rounded as the card rounds it). Chinese has no
+# plurals.
+NOUNS = {"day": ("day", "days"), "separate day": ("day", "separate days"),
+         "contact": ("contact", "contacts"), "complaint": ("complaint", "complaints")}
+
+
+class _Wording(string.Formatter):
+    """str.format with the card's own words for numbers: "{n:<noun>}" (NOUNS), "{n:ago}"
+    ("today", "3 days ago") and "{d:date}" (the card's date, 17 Dec 2023 / 2023年12月17日),
+    so a reason says a date or a count the way every other line of the card does."""
+
+    def __init__(self, locale: str) -> None:
+        self.locale = locale
+
+    def format_field(self, value, format_spec: str) -> str:
+        if format_spec in NOUNS:
+            return plural(value, *NOUNS[format_spec])
+        if format_spec == "ago":
+            return ago(value, self.locale)
+        if format_spec == "date":
+            return day(value, self.locale)
+        return super().format_field(value, format_spec)
+
+
+WORDING = {locale: _Wording(locale) for locale in ("en", "zh")}
 
 MODEL = {
     "en": {
@@ -119,8 +153,14 @@ def _texts(table: dict, locale: str) -> dict:
 
 
 def reason_sentence(reason: dict, locale: str = "en") -> str:
-    """One stored risk reason as a sentence with its numbers."""
-    return _texts(REASONS, locale)[reason["code"]].format(**reason["params"])
+    """One risk reason ({"code", "effect", "params"}) as a sentence with its numbers; an
+    account that ordered today is said so ("<code>_today" where a sentence needs it)."""
+    texts = _texts(REASONS, locale)
+    params = reason["params"]
+    code = reason["code"]
+    if params.get("recency_days") == 0 and code + "_today" in texts:
+        code += "_today"
+    return WORDING.get(locale, WORDING["en"]).format(texts[code], **params)
 
 
 def model_sentence(record: dict | None, locale: str = "en") -> str:

@@ -2,6 +2,7 @@
 the reasons as scored said: every code, effect and number of the old params (the oracle,
 tests/reasons_reference.py), for every account of the demo book, through every loader
 that shows them (card, /at-risk and the digest, alerts), on SQLite and PostgreSQL."""
+import re
 from dataclasses import replace
 from datetime import date
 
@@ -10,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.scoring_config import load_scoring_config
+from messages.risk import reason_sentence
 from scoring import risk
 from scoring.book import NO_DATE
 from scoring.engine import _usual_gap, score_book
@@ -58,6 +60,10 @@ def test_cards_say_the_reasons_as_scored_for_every_account(demo_book):
     assert shown == expected
     codes = {r["code"] for reasons in expected.values() for r in reasons}
     assert len(codes) >= 5 and sum(map(len, expected.values())) > 500, codes
+    # Each says itself in both languages, dates and counts in the card's words.
+    for r in (r for reasons in shown.values() for r in reasons):
+        en, zh = reason_sentence(r, "en"), reason_sentence(r, "zh")
+        assert "(s)" not in en and not re.search(r"\d{4}-\d\d-\d\d", en + zh), (en, zh)
     # In process, the same expansion over the run's own figures.
     assert [scores.reasons_of(i) for i in range(len(book))] == list(expected.values())
     # /at-risk, the digest (same loader) and alerts expand them the same way.
