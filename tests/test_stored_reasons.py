@@ -2,6 +2,7 @@
 the reasons as scored said: every code, effect and number of the old params (the oracle,
 tests/reasons_reference.py), for every account of the demo book, through every loader
 that shows them (card, /at-risk and the digest, alerts), on SQLite and PostgreSQL."""
+import json
 import re
 from dataclasses import replace
 from datetime import date
@@ -107,3 +108,37 @@ def test_a_fallback_risks_reasons_too(demo_book):
 def _keys(engine) -> dict[int, str]:
     with engine.connect() as conn:
         return dict(conn.execute(sa.select(Account.id, Account.key)).all())
+
+
+def test_a_reason_says_the_cards_own_figures_and_old_runs_still_show(demo_book):
+    """One truth: a reason's days since the last order and 12-month spend are the
+    snapshot's own columns (the card's RFM line), not copies. A run stored before the
+    compact form (every number in its params) still shows as stored."""
+    cfg = load_scoring_config("")
+    book = load_book(demo_book, TODAY)
+    scores = score_book(book, cfg)
+    save_snapshot(demo_book, scores, {})
+    i = next(i for i in range(len(book))
+             if {"recency", "spend_12m"} & {r["code"] for r in scores.reasons_of(i)})
+    account = int(book.account_id[i])
+    mine = ScoreSnapshot.account_id == account
+    with demo_book.begin() as conn:
+        conn.execute(sa.update(ScoreSnapshot).where(mine).values(
+            recency_days=ScoreSnapshot.recency_days + 1, monetary=ScoreSnapshot.monetary + 10))
+    card = account_card(demo_book, account, TODAY)["snapshot"]
+    said = {r["code"]: r["params"] for r in card["details"]["risk_reasons"]}
+    assert {"recency", "spend_12m"} & said.keys()
+    if "recency" in said:
+        assert said["recency"]["recency_days"] == card["recency_days"] == book_recency(book, i) + 1
+    if "spend_12m" in said:
+        assert said["spend_12m"]["spend_12m"] == round(float(card["monetary"]), 2)
+    old = [{"code": "recency", "effect": 0.7,
+            "params": {"recency_days": 40, "typical_recency_days": 20}}]
+    with demo_book.begin() as conn:
+        conn.execute(sa.update(ScoreSnapshot).where(mine).values(
+            details=json.dumps({"matched": {}, "warnings": [], "risk_reasons": old})))
+    assert account_card(demo_book, account, TODAY)["snapshot"]["details"]["risk_reasons"] == old
+
+
+def book_recency(book, i) -> int:
+    return TODAY.toordinal() - int(book.last_order[i])
