@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 
 from storage.models import Account, Order, Rep
+from storage.rates import MissingRates, converted, currencies_without_rates, rate_join, rate_periods
 from storage.settled import only_settled
 
 
@@ -22,27 +23,37 @@ class TeamSummary:
     quiet_accounts: int  # bought before, nothing in the last 120 days
 
 
-def team_summaries(engine: Engine, *, today: date) -> list[TeamSummary]:
-    """Per manager's team (the manager's own book included): size, revenue, quiet accounts."""
+def team_summaries(engine: Engine, *, today: date, currency: str = "USD") -> list[TeamSummary]:
+    """Per manager's team (the manager's own book included): size, revenue in `currency`
+    (the reporting currency; MissingRates if an order can't be converted into it), quiet
+    accounts."""
     owner, manager = aliased(Rep), aliased(Rep)
     team = sa.func.coalesce(manager.name, owner.name)
     year_ago, quiet_since = today - timedelta(days=365), today - timedelta(days=120)
+    periods = rate_periods(currency)
+    amount = converted(Order.amount, periods.c.rate, engine.dialect.name)
+    recent = Order.order_date > year_ago
     per_account = only_settled(
         sa.select(Order.account_id,
-                  sa.func.sum(sa.case((Order.order_date > year_ago, Order.amount), else_=0))
-                  .label("revenue"),
-                  sa.func.max(Order.order_date).label("last_order"))
+                  sa.func.coalesce(sa.func.sum(amount).filter(recent), 0).label("revenue"),
+                  sa.func.max(Order.order_date).label("last_order"),
+                  (sa.func.count() - sa.func.count(periods.c.rate)).label("unconverted"))
+        .select_from(Order.__table__.outerjoin(periods, rate_join(periods, currency)))
         .group_by(Order.account_id), engine.dialect.name).subquery()
     stmt = (
         sa.select(team, sa.func.count(sa.distinct(owner.id)), sa.func.count(Account.id),
                   sa.func.coalesce(sa.func.sum(per_account.c.revenue), 0),
-                  sa.func.sum(sa.case((per_account.c.last_order < quiet_since, 1), else_=0)))
+                  sa.func.sum(sa.case((per_account.c.last_order < quiet_since, 1), else_=0)),
+                  sa.func.coalesce(sa.func.sum(per_account.c.unconverted), 0))
         .select_from(Account)
         .join(owner, owner.id == Account.owner_id)
         .outerjoin(manager, manager.id == owner.manager_id)
         .outerjoin(per_account, per_account.c.account_id == Account.id)
         .group_by(team).order_by(team))
     with engine.connect() as conn:
-        return [TeamSummary(name, reps, accounts, Decimal(str(revenue)).quantize(Decimal("0.01")),
-                            int(quiet or 0))
-                for name, reps, accounts, revenue, quiet in conn.execute(stmt)]
+        rows = conn.execute(stmt).all()
+        if any(unconverted for *_, unconverted in rows):
+            raise MissingRates(currencies_without_rates(conn, currency), currency)
+    return [TeamSummary(name, reps, accounts, Decimal(str(revenue)).quantize(Decimal("0.01")),
+                        int(quiet or 0))
+            for name, reps, accounts, revenue, quiet, _ in rows]
