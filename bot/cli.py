@@ -174,6 +174,33 @@ def import_cmd(
                   markup=False, highlight=False)
 
 
+@app.command()
+def rates() -> None:
+    """The exchange rates imported, per currency, and the order currencies that lack one."""
+    from storage.rates import currencies_without_rates, rates_overview
+
+    settings = load_settings()
+    with store(settings) as engine, engine.connect() as conn:
+        rows = rates_overview(conn)
+        missing = currencies_without_rates(conn, settings.currency)
+    reporting = settings.currency
+    mine = [r for r in rows if r["into"] == reporting]
+    out.print(f"Reporting currency: {reporting} (TIERBOT_CURRENCY). "
+              + ("No rates into it yet." if not mine else "Rates into it:"), markup=False)
+    for r in mine:
+        out.print(f"  {r['currency']}  {r['rates']:>5,} rate{'s' if r['rates'] != 1 else ''}, "
+                  f"{r['first']} to {r['last']}; latest: 1 {r['currency']} = "
+                  f"{r['latest'].normalize():f} {reporting}", markup=False, highlight=False)
+    others = sorted({r["into"] for r in rows} - {reporting})
+    if others:
+        out.print(f"Rates into other currencies (unused while the reporting currency is "
+                  f"{reporting}): {', '.join(others)}.", markup=False)
+    if missing:
+        out.print(f"Orders in {', '.join(missing)} have no rate into {reporting}: "
+                  "`tierbot score` refuses until you import them (tierbot import rates FILE).",
+                  markup=False)
+
+
 @contextmanager
 def _progress():
     """A progress-bar factory for big files, shown only on a terminal."""

@@ -339,3 +339,20 @@ def test_scores_are_shown_in_the_currency_they_were_made_in(services):
     rows = latest_snapshot_rows(services.engine, currency="CNY",
                                 money=lambda v, cur: money(v, cur, "en"))
     assert {r["currency"] for r in rows} == {"USD"}
+
+
+def test_tierbot_rates_lists_rates_and_what_lacks_one(db_url, tmp_path, monkeypatch, bare_engine):
+    monkeypatch.chdir(tmp_path)
+    env = {"TIERBOT_DATABASE_URL": db_url}
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"], env=env).exit_code == 0
+    assert "No rates into it yet." in runner.invoke(app, ["rates"], env=env).output
+    import_rates(bare_engine, tmp_path, "CNY,2026-01-01,0.1389", "CNY,2026-07-01,0.1405")
+    with bare_engine.begin() as conn:
+        a = conn.execute(sa.insert(Account).values(key="A", name="A")).inserted_primary_key[0]
+        conn.execute(sa.insert(Order).values(account_id=a, order_date=date(2026, 3, 1),
+                                             amount=5, currency="GBP", dedupe_key="g"))
+    result = runner.invoke(app, ["rates"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "CNY      2 rates, 2026-01-01 to 2026-07-01; latest: 1 CNY = 0.1405 USD" in result.output
+    assert "Orders in GBP have no rate into USD" in result.output
