@@ -56,7 +56,7 @@ def generate(accounts: int, orders: int, seed: int = 1,
     n_inter = orders // 10
     months = np.arange(start - 31, AS_OF.toordinal() + 1, 30)
     return {
-        "order_currency": np.where(in_cny, "CNY", "USD"),
+        "order_cny": in_cny,
         "rate_day": months, "rate": np.round(0.14 + 0.004 * np.sin(months / 90.0), 4),
         "order_account": owner_of_order + 1, "order_day": day, "order_amount": amount,
         "inter_account": rng.integers(1, accounts + 1, n_inter),
@@ -70,6 +70,12 @@ def generate(accounts: int, orders: int, seed: int = 1,
 def iso(days: np.ndarray) -> list[str]:
     lookup = {d: date.fromordinal(int(d)).isoformat() for d in np.unique(days)}
     return [lookup[d] for d in days.tolist()]
+
+
+def currencies(data: dict):
+    """Each order's currency, one at a time (a list of 5M strings would stay in this
+    process's memory, and `fork` makes every child look that big to RUSAGE_CHILDREN)."""
+    return ("CNY" if cny else "USD" for cny in data["order_cny"].tolist())
 
 
 def load_sqlite(url: str, data: dict, accounts: int) -> None:
@@ -86,7 +92,7 @@ def load_sqlite(url: str, data: dict, accounts: int) -> None:
         cur.executemany("INSERT INTO orders (account_id, order_date, amount, currency, dedupe_key) "
                         "VALUES (?, ?, ?, ?, ?)",
                         zip(data["order_account"].tolist(), iso(data["order_day"]),
-                            data["order_amount"].tolist(), data["order_currency"].tolist(),
+                            data["order_amount"].tolist(), currencies(data),
                             (f"b:{i}" for i in range(len(data["order_day"])))))
         cur.executemany("INSERT INTO exchange_rates (currency, reporting_currency, rate_date, "
                         "rate) VALUES ('CNY', 'USD', ?, ?)",
@@ -117,7 +123,7 @@ def load_postgres(url: str, data: dict, accounts: int) -> None:
         _copy(cur, "orders (account_id, order_date, amount, currency, dedupe_key)",
               (f"{a}\t{d}\t{m}\t{c}\tb:{i}" for i, (a, d, m, c) in enumerate(zip(
                   data["order_account"].tolist(), iso(data["order_day"]),
-                  data["order_amount"].tolist(), data["order_currency"].tolist()))))
+                  data["order_amount"].tolist(), currencies(data)))))
         _copy(cur, "exchange_rates (currency, reporting_currency, rate_date, rate)",
               (f"CNY\tUSD\t{d}\t{r}" for d, r in zip(iso(data["rate_day"]),
                                                        data["rate"].tolist())))

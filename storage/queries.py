@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 
 from storage.models import Account, Order, Rep
-from storage.rates import MissingRates, converted, currencies_without_rates, rate_join, rate_periods
+from storage.rates import MissingRates, conversion, currencies_without_rates
 from storage.settled import only_settled
 
 
@@ -27,20 +27,29 @@ def team_summaries(engine: Engine, *, today: date, currency: str = "USD") -> lis
     """Per manager's team (the manager's own book included): size, revenue in `currency`
     (the reporting currency; MissingRates if an order can't be converted into it), quiet
     accounts."""
+    year_ago, quiet_since = today - timedelta(days=365), today - timedelta(days=120)
+    recent = Order.order_date > year_ago
+    with engine.connect() as conn, conversion(conn, currency) as rates:
+        per_account = only_settled(
+            sa.select(Order.account_id,
+                      sa.func.coalesce(sa.func.sum(rates.amount()).filter(recent), 0)
+                      .label("revenue"),
+                      sa.func.max(Order.order_date).label("last_order"),
+                      rates.unconverted().label("unconverted"))
+            .select_from(rates.joined(Order.__table__))
+            .group_by(Order.account_id), engine.dialect.name).subquery()
+        rows = conn.execute(_per_team(per_account, quiet_since)).all()
+        if any(unconverted for *_, unconverted in rows):
+            raise MissingRates(currencies_without_rates(conn, currency), currency)
+    return [TeamSummary(name, reps, accounts, Decimal(str(revenue)).quantize(Decimal("0.01")),
+                        int(quiet or 0))
+            for name, reps, accounts, revenue, quiet, _ in rows]
+
+
+def _per_team(per_account, quiet_since: date):
     owner, manager = aliased(Rep), aliased(Rep)
     team = sa.func.coalesce(manager.name, owner.name)
-    year_ago, quiet_since = today - timedelta(days=365), today - timedelta(days=120)
-    periods = rate_periods(currency)
-    amount = converted(Order.amount, periods.c.rate, engine.dialect.name)
-    recent = Order.order_date > year_ago
-    per_account = only_settled(
-        sa.select(Order.account_id,
-                  sa.func.coalesce(sa.func.sum(amount).filter(recent), 0).label("revenue"),
-                  sa.func.max(Order.order_date).label("last_order"),
-                  (sa.func.count() - sa.func.count(periods.c.rate)).label("unconverted"))
-        .select_from(Order.__table__.outerjoin(periods, rate_join(periods, currency)))
-        .group_by(Order.account_id), engine.dialect.name).subquery()
-    stmt = (
+    return (
         sa.select(team, sa.func.count(sa.distinct(owner.id)), sa.func.count(Account.id),
                   sa.func.coalesce(sa.func.sum(per_account.c.revenue), 0),
                   sa.func.sum(sa.case((per_account.c.last_order < quiet_since, 1), else_=0)),
@@ -50,10 +59,3 @@ def team_summaries(engine: Engine, *, today: date, currency: str = "USD") -> lis
         .outerjoin(manager, manager.id == owner.manager_id)
         .outerjoin(per_account, per_account.c.account_id == Account.id)
         .group_by(team).order_by(team))
-    with engine.connect() as conn:
-        rows = conn.execute(stmt).all()
-        if any(unconverted for *_, unconverted in rows):
-            raise MissingRates(currencies_without_rates(conn, currency), currency)
-    return [TeamSummary(name, reps, accounts, Decimal(str(revenue)).quantize(Decimal("0.01")),
-                        int(quiet or 0))
-            for name, reps, accounts, revenue, quiet, _ in rows]

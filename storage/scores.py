@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -21,8 +22,7 @@ from scoring.risk import TRAIN_ACCOUNTS
 from scoring.tiers import Override
 from storage.models import (Account, Feedback, Interaction, Order, Rep, ScoreRun,
                             ScoreSnapshot, TierOverride)
-from storage.rates import (MissingRates, converted, currencies_without_rates, rate_join,
-                           rate_periods)
+from storage.rates import MissingRates, conversion, currencies_without_rates, has_rates
 from storage.settled import only_settled
 
 QUARTER = 91
@@ -43,14 +43,16 @@ def load_book(engine: Engine, as_of: date, *, window_days: int = 365,
                        dtype=np.int64)
     n = len(ids)
     pos = {int(a): i for i, a in enumerate(ids.tolist())}
-    cols, mixed, positive_n = _order_aggregates(engine, ids, as_of, window_days, pos, currency)
-    if len(mixed):
-        _convert_spend(engine, cols, ids[mixed], mixed, positive_n[mixed], as_of,
-                       window_days, currency)
     with engine.connect() as conn:
+        convert = has_rates(conn, currency)
+    cols, unconverted = _order_aggregates(engine, ids, as_of, window_days, pos, currency,
+                                          convert)
+    with engine.connect() as conn:
+        if unconverted:
+            raise MissingRates(currencies_without_rates(conn, currency), currency)
         cols.update(_interaction_aggregates(conn, as_of, n, pos))
         cols.update(_feedback_aggregates(conn, as_of, n, pos))
-        hist = (load_history(conn, as_of, ids, currency=currency, convert=bool(len(mixed)))
+        hist = (load_history(conn, as_of, ids, currency=currency, convert=convert)
                 if history and n else None)
     return Book(as_of=as_of, account_id=ids, history=hist, **cols)
 
@@ -73,24 +75,29 @@ def load_history(conn: Connection, as_of: date, ids: np.ndarray,
     sorted by account then day; fetched by id lists, so each account is an index seek
     (account_id leads the orders index) and a big book is never scanned whole.
 
-    Amounts are converted into `currency`; `convert=False` (the caller knows every order
-    is in it, see load_book) reads them as they are, without the join to the rates."""
+    Amounts are converted into `currency`; `convert=False` (no rates into `currency`, so
+    any order in another one makes load_book refuse) reads them as they are."""
     if len(ids) > limit:
         chosen = ids[np.unique(np.linspace(0, len(ids) - 1, limit).astype(np.int64))]
     else:
         chosen = ids
+    if not convert:
+        return _load_history(conn, as_of, chosen, len(chosen) == len(ids), None)
+    with conversion(conn, currency) as rates:
+        return _load_history(conn, as_of, chosen, len(chosen) == len(ids), rates)
+
+
+def _load_history(conn: Connection, as_of: date, chosen: np.ndarray, everyone: bool,
+                  rates) -> History:
     dialect = conn.dialect.name
     o = Order.__table__.c
     amount = sa.cast(o.amount, sa.Double) if dialect == "postgresql" else o.amount
     source = Order.__table__
-    if convert:
-        periods = rate_periods(currency)
-        amount = converted(o.amount, periods.c.rate, dialect)
-        source = source.outerjoin(periods, rate_join(periods, currency))
+    if rates is not None:
+        amount, source = rates.amount(), rates.joined(source)
     t = Interaction.__table__.c
     f = Feedback.__table__.c
     orders, touches, feedback = [], [], []
-    everyone = len(chosen) == len(ids)
     for k in range(0, len(chosen), HISTORY_CHUNK if not everyone else max(len(chosen), 1)):
         part = [int(a) for a in chosen[k:k + HISTORY_CHUNK]] if not everyone else None
 
@@ -102,7 +109,7 @@ def load_history(conn: Connection, as_of: date, ids: np.ndarray,
                       sa.func.sum(amount),
                       sa.func.coalesce(sa.func.sum(amount).filter(o.amount > 0), 0),
                       sa.func.count().filter(o.amount > 0),
-                      *([sa.func.count(periods.c.rate)] if convert else []))
+                      *([rates.unconverted()] if rates is not None else []))
             .select_from(source)
             .where(o.order_date <= as_of, among(o.account_id))
             .group_by(o.account_id, o.order_date).order_by(o.account_id, o.order_date))
@@ -115,8 +122,8 @@ def load_history(conn: Connection, as_of: date, ids: np.ndarray,
                       sa.case((f.kind == "nps", f.score), else_=-1), f.kind == "complaint")
             .where(f.given_on <= as_of, among(f.account_id))
             .order_by(f.account_id, f.given_on))
-    if convert and any(r[6] != r[2] for r in orders):
-        raise MissingRates(currencies_without_rates(conn, currency), currency)
+    if rates is not None and any(r[6] for r in orders):
+        raise MissingRates(currencies_without_rates(conn, rates.reporting), rates.reporting)
     pos = {int(a): i for i, a in enumerate(chosen.tolist())}
     m = len(chosen)
 
@@ -163,32 +170,34 @@ def _between(column, start: date, end: date):
 
 
 def _order_aggregates(engine: Engine, ids: np.ndarray, as_of, window_days, pos,
-                      currency: str) -> tuple[dict, np.ndarray, np.ndarray]:
+                      currency: str, convert: bool) -> tuple[dict, int]:
     """The orders aggregation, split by account-id range over PARALLEL connections: the
-    Book's order columns, the positions of accounts with orders in another currency than
-    `currency` (their spend columns are not usable as they are: see _convert_spend), and
-    each account's count of positive orders.
+    Book's order columns, in `currency`, and how many orders could not be converted into it
+    (a currency without a rate: the caller refuses). With `convert` (the book has rates
+    into `currency`), amounts are converted; without, taken as they are and every order in
+    another currency counts as unconvertible.
 
     The covering index leads with account_id, so each range is its own index scan; sqlite3
     and psycopg release the GIL while the database works, so the ranges use both cores
     (a single shared in-memory SQLite connection runs them one after the other)."""
     n = len(ids)
-    stmt = _order_statement(as_of, window_days, engine.dialect.name, currency)
     o = Order.__table__.c
     bounds = [int(ids[len(ids) * k // PARALLEL]) for k in range(PARALLEL)] if n else []
     ranges = [(lo, bounds[k + 1] if k + 1 < len(bounds) else None) for k, lo in enumerate(bounds)]
 
     def fetch(lo_hi):
         lo, hi = lo_hi
-        part = stmt.where(o.account_id >= lo)
-        if hi is not None:
-            part = part.where(o.account_id < hi)
         with engine.connect() as conn:
             if conn.dialect.name == "postgresql":
                 # One hash table entry per account: let it live in memory (this transaction
                 # only) instead of spilling to disk in batches as the 4 MB default makes it.
                 conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
-            return conn.execute(part).all()
+            with (conversion(conn, currency) if convert else nullcontext()) as rates:
+                part = _order_statement(as_of, window_days, conn.dialect.name, currency, rates)
+                part = part.where(o.account_id >= lo)
+                if hi is not None:
+                    part = part.where(o.account_id < hi)
+                return conn.execute(part).all()
 
     if isinstance(engine.pool, StaticPool) or len(ranges) < 2:
         parts = [fetch(r) for r in ranges]
@@ -217,67 +226,35 @@ def _spend_columns(amount, as_of, window_days) -> list:
             spend(_between(o.order_date, q[3], q[2])), spend(o.amount > 0)]
 
 
-def _order_statement(as_of, window_days, dialect: str, currency: str):
+def _order_statement(as_of, window_days, dialect: str, currency: str, rates=None):
+    """The per-account aggregation; amounts converted with `rates` (storage.rates
+    Conversion), else taken as they are (right only if they are all in `currency`: the last
+    column then counts the others, which the caller refuses)."""
     o = Order.__table__.c
-    # Scoring works in floats; on PostgreSQL summing NUMERIC exactly costs several times
-    # more than float8 over millions of rows (SQLite already stores amounts as REAL).
-    amount = sa.cast(o.amount, sa.Double) if dialect == "postgresql" else o.amount
+    source = Order.__table__
+    if rates is not None:
+        amount, source, unconverted = rates.amount(), rates.joined(source), rates.unconverted()
+    else:
+        # Scoring works in floats; on PostgreSQL summing NUMERIC exactly costs several times
+        # more than float8 over millions of rows (SQLite already stores amounts as REAL).
+        amount = sa.cast(o.amount, sa.Double) if dialect == "postgresql" else o.amount
+        unconverted = sa.func.count().filter(o.currency != currency)  # NULL: `currency`
     window = as_of - timedelta(days=window_days)
     total, in_window, prev, q0, q1, q2, positive = _spend_columns(amount, as_of, window_days)
     stmt = (sa.select(
         # Only columns of the covering index (account_id, order_date, amount, currency): no
         # table lookups. Orders (lines) and distinct order days are both counted: the
         # purchase models count days, so several lines on one day are one purchase.
-        # The sums take amounts as they are, which is right only for accounts whose orders
-        # are all in the reporting currency (NULL: recorded before currencies were); the
-        # last column counts the others' orders, whose sums are redone converted. Counting
-        # costs nothing measurable; converting every order would cost ~12% more.
         o.account_id, sa.func.count(), sa.func.min(o.order_date),
         sa.func.max(o.order_date), total,
         sa.func.count().filter(o.order_date > window), in_window, prev, q0, q1, q2,
         positive, sa.func.count().filter(o.amount > 0),
-        sa.func.count(sa.distinct(o.order_date)),
-        sa.func.count().filter(o.currency != currency))
-        .where(o.order_date <= as_of).group_by(o.account_id))
+        sa.func.count(sa.distinct(o.order_date)), unconverted)
+        .select_from(source).where(o.order_date <= as_of).group_by(o.account_id))
     return only_settled(stmt, dialect)
 
 
-def _convert_spend(engine: Engine, cols: dict, account_ids: np.ndarray, rows: np.ndarray,
-                   positive_n: np.ndarray, as_of, window_days, currency: str) -> None:
-    """Redo the spend columns of the accounts at `rows` (ids `account_ids`), which have
-    orders in other currencies, with every order converted into `currency` (by the rates'
-    periods, storage/rates.py). Raises MissingRates if some currency has no rate."""
-    dialect = engine.dialect.name
-    o = Order.__table__.c
-    periods = rate_periods(currency)
-    amount = converted(o.amount, periods.c.rate, dialect)
-    base = only_settled(
-        sa.select(o.account_id, o.currency, sa.func.count(), sa.func.count(periods.c.rate),
-                  *_spend_columns(amount, as_of, window_days))
-        .select_from(Order.__table__.outerjoin(periods, rate_join(periods, currency)))
-        .where(o.order_date <= as_of).group_by(o.account_id, o.currency), dialect)
-    at = {int(a): int(i) for a, i in zip(account_ids.tolist(), rows.tolist())}
-    sums = np.zeros((len(cols["spend_all"]), 7))
-    missing = set()
-    with engine.connect() as conn:
-        for k in range(0, len(account_ids), HISTORY_CHUNK):
-            chunk = [int(a) for a in account_ids[k:k + HISTORY_CHUNK]]
-            for account_id, cur, lines, rated, *spend in conn.execute(
-                    base.where(o.account_id.in_(chunk))):
-                if rated < lines:
-                    missing.add(cur)
-                else:
-                    sums[at[account_id]] += [float(x) for x in spend]
-    if missing:
-        raise MissingRates(missing, currency)
-    cols["spend_all"][rows] = sums[rows, 0]
-    cols["spend_window"][rows], cols["spend_prev_window"][rows] = sums[rows, 1], sums[rows, 2]
-    cols["spend_q"][rows] = sums[rows, 3:6]
-    cols["avg_order_value"][rows] = np.where(positive_n > 0,
-                                             sums[rows, 6] / np.maximum(positive_n, 1), 0.0)
-
-
-def _to_columns(rows, n, pos) -> tuple[dict, np.ndarray, np.ndarray]:
+def _to_columns(rows, n, pos) -> tuple[dict, int]:
     out = {name: np.zeros(n) for name in ("spend_all", "spend_window",
                                           "spend_prev_window", "avg_order_value")}
     out.update({name: np.zeros(n, dtype=np.int64)
@@ -285,8 +262,7 @@ def _to_columns(rows, n, pos) -> tuple[dict, np.ndarray, np.ndarray]:
     out["first_order"] = np.full(n, NO_DATE, dtype=np.int64)
     out["last_order"] = np.full(n, NO_DATE, dtype=np.int64)
     out["spend_q"] = np.zeros((n, 3))
-    positive_n = np.zeros(n, dtype=np.int64)
-    mixed = []
+    unconverted = 0
     for row in rows:
         i = pos[row[0]]
         out["orders_all"][i] = row[1]
@@ -298,10 +274,8 @@ def _to_columns(rows, n, pos) -> tuple[dict, np.ndarray, np.ndarray]:
         out["spend_q"][i] = (float(row[8]), float(row[9]), float(row[10]))
         out["avg_order_value"][i] = float(row[11]) / row[12] if row[12] else 0.0
         out["order_days"][i] = row[13]
-        positive_n[i] = row[12]
-        if row[14]:
-            mixed.append(i)
-    return out, np.array(sorted(mixed), dtype=np.int64), positive_n
+        unconverted += row[14]
+    return out, unconverted
 
 
 def _interaction_aggregates(conn: Connection, as_of, n, pos) -> dict:
@@ -344,8 +318,9 @@ def current_run(conn: Connection, *, on: date | None = None):
 
     With `on`: the run that was current on that date (the newest with as_of <= `on`), which
     is what a run dated `on` compares itself with. Row (id, as_of, created_at, accounts,
-    currency) or None. A run dated after today can't be made (`tierbot score` refuses it), so the newest
-    by date is also the newest real one; a backdated run is history and never current."""
+    currency) or None. A run dated after today can't be made (`tierbot score` refuses it),
+    so the newest by date is also the newest real one; a backdated run is history and
+    never current."""
     stmt = sa.select(ScoreRun.id, ScoreRun.as_of, ScoreRun.created_at, ScoreRun.accounts,
                      ScoreRun.currency)
     if on is not None:

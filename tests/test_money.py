@@ -356,3 +356,36 @@ def test_tierbot_rates_lists_rates_and_what_lacks_one(db_url, tmp_path, monkeypa
     assert result.exit_code == 0, result.output
     assert "CNY      2 rates, 2026-01-01 to 2026-07-01; latest: 1 CNY = 0.1405 USD" in result.output
     assert "Orders in GBP have no rate into USD" in result.output
+
+
+def test_the_rate_rule():
+    from storage.rates import rate_on, rates_by_day
+
+    cny = [(date(2026, 6, 1), 0.14), (date(2026, 9, 1), 0.15)]
+    assert rate_on(cny, date(2026, 3, 10)) == 0.14   # before every rate: the earliest
+    assert rate_on(cny, date(2026, 6, 1)) == 0.14    # on the rate's own day
+    assert rate_on(cny, date(2026, 8, 31)) == 0.14
+    assert rate_on(cny, date(2026, 9, 1)) == 0.15
+    assert rate_on(cny, date(2030, 1, 1)) == 0.15    # after every rate: the latest
+    days = list(rates_by_day({"CNY": cny, "EUR": [(date(2026, 7, 1), 1.1)]}))
+    assert len(days) == 2 * 93  # every currency, every day from the first rate to the last
+    assert ("EUR", date(2026, 6, 1), 1.1) in days and ("CNY", date(2026, 9, 1), 0.15) in days
+
+
+def test_orders_without_a_recorded_currency_count_in_the_reporting_one(services, tmp_path):
+    engine = services.engine
+    import_rates(engine, tmp_path, *CNY_RATES)  # the converting scan, not the plain one
+    before = load_book(engine, TODAY, currency="USD")
+    with engine.begin() as conn:
+        acme = conn.execute(sa.select(Account.id).where(Account.key == "ACME")).scalar_one()
+        conn.execute(sa.insert(Order).values(account_id=acme, order_date=date(2026, 10, 2),
+                                             amount=Decimal(500), currency=None,
+                                             dedupe_key="t:none"))
+    after = load_book(engine, TODAY, currency="USD")
+    i = after.account_id.tolist().index(acme)
+    assert after.spend_window[i] - before.spend_window[i] == pytest.approx(500)
+    # The same book read without rates in the picture: the same figures.
+    with engine.begin() as conn:
+        conn.execute(sa.delete(ExchangeRate))
+    assert load_book(engine, TODAY, currency="USD").spend_all.tolist() == pytest.approx(
+        after.spend_all.tolist())
