@@ -94,9 +94,10 @@ def load_sqlite(url: str, data: dict, accounts: int) -> None:
                         zip(data["order_account"].tolist(), iso(data["order_day"]),
                             data["order_amount"].tolist(), currencies(data),
                             (f"b:{i}" for i in range(len(data["order_day"])))))
-        cur.executemany("INSERT INTO exchange_rates (currency, reporting_currency, rate_date, "
-                        "rate) VALUES ('CNY', 'USD', ?, ?)",
-                        zip(iso(data["rate_day"]), data["rate"].tolist()))
+        if data["order_cny"].any():  # the default book, all in USD, has no rates
+            cur.executemany("INSERT INTO exchange_rates (currency, reporting_currency, "
+                            "rate_date, rate) VALUES ('CNY', 'USD', ?, ?)",
+                            zip(iso(data["rate_day"]), data["rate"].tolist()))
         cur.executemany("INSERT INTO interactions (account_id, kind, occurred_on, source, "
                         "idempotency_key, created_at) VALUES (?, 'call', ?, 'bench', ?, ?)",
                         zip(data["inter_account"].tolist(), iso(data["inter_day"]),
@@ -124,9 +125,10 @@ def load_postgres(url: str, data: dict, accounts: int) -> None:
               (f"{a}\t{d}\t{m}\t{c}\tb:{i}" for i, (a, d, m, c) in enumerate(zip(
                   data["order_account"].tolist(), iso(data["order_day"]),
                   data["order_amount"].tolist(), currencies(data)))))
-        _copy(cur, "exchange_rates (currency, reporting_currency, rate_date, rate)",
-              (f"CNY\tUSD\t{d}\t{r}" for d, r in zip(iso(data["rate_day"]),
-                                                       data["rate"].tolist())))
+        if data["order_cny"].any():
+            _copy(cur, "exchange_rates (currency, reporting_currency, rate_date, rate)",
+                  (f"CNY\tUSD\t{d}\t{r}" for d, r in zip(iso(data["rate_day"]),
+                                                           data["rate"].tolist())))
         _copy(cur, "interactions (account_id, kind, occurred_on, source, idempotency_key, created_at)",
               (f"{a}\tcall\t{d}\tbench\tb:{i}\t2026-11-22 00:00:00+00" for i, (a, d) in enumerate(zip(
                   data["inter_account"].tolist(), iso(data["inter_day"])))))
