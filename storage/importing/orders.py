@@ -47,7 +47,7 @@ FIELDS = 8  # account key, date, amount, order_id, margin, category, currency, d
 SCAN_INDEX = "ix_orders_account_date_amount"
 # Amounts already in canonical form (most rows of most exports) skip Decimal entirely.
 _PLAIN = re.compile(r"-?\d{1,14}(?:\.\d{1,4})?").fullmatch
-_SYMBOL_GROUPED = re.compile(r"[¥￥$]?(-)?(\d{1,3}(?:,\d{3}){1,4}|\d{1,14})(\.\d{1,4})?").fullmatch
+_SYMBOL_GROUPED = re.compile(r"([¥￥$])?(-)?(\d{1,3}(?:,\d{3}){1,4}|\d{1,14})(\.\d{1,4})?").fullmatch
 
 Progress = Callable[[int], None]
 
@@ -178,6 +178,7 @@ def _row_converter(index: dict[str, int], currencies: Currencies, errors: ErrorC
     ia, idt, iam = index["account"], index["date"], index["amount"]
     io, im, ic, icur = (index.get(c) for c in ("order_id", "margin", "category", "currency"))
     dates: dict[object, str] = {}
+    codes: dict[str, str] = {}  # currency cells as written -> ISO codes
 
     def convert(line: int, cells: list) -> tuple[str, ...] | None:
         ok = True
@@ -195,12 +196,10 @@ def _row_converter(index: dict[str, int], currencies: Currencies, errors: ErrorC
                 ok = False
         raw_amount = cells[iam]
         try:
-            amount = _amount_text(raw_amount)
+            amount, mark = _amount_and_mark(raw_amount)
         except ValueError as exc:
             errors.add(line, "amount", str(exc))
             return None
-        # Plain numbers come back as they were: only the others can carry a sign.
-        mark = None if amount is raw_amount else amount_mark(raw_amount)
         order_id = cells[io].strip() if io is not None else ""
         margin = cells[im].strip() if im is not None else ""
         if margin:
@@ -213,11 +212,13 @@ def _row_converter(index: dict[str, int], currencies: Currencies, errors: ErrorC
         raw_currency = cells[icur].strip() if icur is not None else ""
         currency, said_by = reporting, None
         if raw_currency:
-            try:
-                currency, said_by = parse_currency(raw_currency), "currency"
-            except ValueError as exc:
-                errors.add(line, "currency", str(exc))
-                return None
+            currency, said_by = codes.get(raw_currency), "currency"
+            if currency is None:
+                try:
+                    currency = codes[raw_currency] = parse_currency(raw_currency)
+                except ValueError as exc:
+                    errors.add(line, "currency", str(exc))
+                    return None
             if mark and not mark_fits(mark, currency):
                 errors.add(line, "currency", f"the amount {raw_amount!r} is written in "
                                              f"{mark} but the currency is {currency}; make "
@@ -248,19 +249,24 @@ def _no_rate(currency: str, reporting: str, said_by: str | None, raw_amount) -> 
             "then this file again")
 
 
-def _amount_text(raw: object) -> str:
-    """An amount as exact decimal text with at most 4 places; plain numbers pass untouched."""
+def _amount_and_mark(raw: object) -> tuple[str, str | None]:
+    """An amount as exact decimal text with at most 4 places (plain numbers pass
+    untouched), and the currency sign or code written in it, if any ("¥", "USD")."""
     if isinstance(raw, str):
         if _PLAIN(raw):
-            return raw
+            return raw, None
         m = _SYMBOL_GROUPED(raw)  # ¥1,234.50: the next most common shape
         # A lone group without decimals ("1,234") is ambiguous: parse_amount explains why.
-        if m and (m[3] or m[2].count(",") != 1):
-            return (m[1] or "") + m[2].replace(",", "") + (m[3] or "")
+        if m and (m[4] or m[3].count(",") != 1):
+            return (m[2] or "") + m[3].replace(",", "") + (m[4] or ""), m[1]
     amount = parse_amount(raw).quantize(FOUR_PLACES, ROUND_HALF_EVEN)
     if abs(amount) >= LIMIT:
         raise ValueError(f"{raw!r} is too large for an amount (at most 14 digits before the point)")
-    return str(amount)
+    return str(amount), amount_mark(raw)
+
+
+def _amount_text(raw: object) -> str:
+    return _amount_and_mark(raw)[0]
 
 
 def _canonical(text: str) -> str:
