@@ -74,14 +74,15 @@ def write_floor(path: Path) -> float:
 def write_floor_child(path: str) -> None:
     sys.path.insert(0, str(ROOT))
     from storage.engine import build_engine
-    from storage.importing.orders import COLUMNS, Converted, convert_rows
+    from storage.importing.orders import COLUMNS, Converted, Currencies, convert_rows
     from storage.importing.reader import open_table
     from storage.migrate import upgrade
 
     index = {"account": 0, "date": 1, "amount": 2, "order_id": 3, "margin": 4, "category": 5,
              "currency": 6}
     table = open_table(Path(path))
-    batches = [b.rows for b in convert_rows(table, index, "USD", False, Converted())]
+    currencies = Currencies("USD", frozenset({"USD", "CNY"}))
+    batches = [b.rows for b in convert_rows(table, index, currencies, False, Converted())]
     keys = sorted({r[0] for rows in batches for r in rows})
     ids = {k: i for i, k in enumerate(keys, 1)}
     db = DATA / "bench_floor.db"
@@ -114,6 +115,11 @@ def worker(url: str, path: str) -> None:
 
     engine = build_engine(url)
     upgrade(engine)
+    # The file's CNY orders need a rate into the reporting currency (USD) to be imported.
+    rates = Path(path).with_name("bench_rates.csv")
+    rates.write_text("currency,date,rate\nCNY,2023-01-01,0.14\n", encoding="utf-8")
+    import_file(engine, "rates", rates, default_currency="USD")
+    rates.unlink()
     t = time.perf_counter()
     summary = import_file(engine, "orders", Path(path), default_currency="USD")
     elapsed = time.perf_counter() - t

@@ -8,10 +8,12 @@ times the floor: DuckDB computing the same per-account aggregation over the same
 as Parquet, and prints our time as a multiple of it.
 
     .venv/bin/pip install -e '.[bench]'
-    .venv/bin/python bench/score.py [--accounts N] [--orders M] [--no-postgres]
+    .venv/bin/python bench/score.py [--accounts N] [--orders M] [--no-postgres] [--cny F]
 Target (issue 3): at most 5 s on SQLite and on PostgreSQL for 100k/5M, peak memory < 1 GB.
 Issue 12: the learned churn risk adds at most 2 s (printed as its own line, same run:
 loading the histories and learning; its reasons' building and writing on the next line).
+Issue 13: `--cny 0.2` puts a fifth of the orders in CNY (monthly CNY->USD rates), so the
+accounts with them are scored converted; the default is a book all in USD.
 """
 from __future__ import annotations
 
@@ -35,8 +37,10 @@ AS_OF = date(2026, 11, 22)
 PG_ADMIN = os.environ.get("TIERBOT_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-def generate(accounts: int, orders: int, seed: int = 1) -> dict[str, np.ndarray]:
-    """Accounts with heavy-tailed sizes and rates; some stopped buying at some point."""
+def generate(accounts: int, orders: int, seed: int = 1,
+             cny: float = 0.0) -> dict[str, np.ndarray]:
+    """Accounts with heavy-tailed sizes and rates; some stopped buying at some point. A
+    share `cny` of the orders is in CNY (about 7 CNY to the dollar)."""
     rng = np.random.default_rng(seed)
     start = AS_OF.toordinal() - 3 * 365
     rate = rng.pareto(1.2, accounts) + 0.05
@@ -47,8 +51,14 @@ def generate(accounts: int, orders: int, seed: int = 1) -> dict[str, np.ndarray]
     day = np.minimum(day, stop[owner_of_order])
     size = rng.lognormal(7, 1.0, accounts)
     amount = np.round(size[owner_of_order] * rng.lognormal(0, 0.5, orders), 2)
+    # Its own generator: the default book (no CNY) stays the one earlier runs measured.
+    in_cny = np.random.default_rng(seed + 1).random(orders) < cny
+    amount = np.where(in_cny, np.round(amount * 7.1, 2), amount)
     n_inter = orders // 10
+    months = np.arange(start - 31, AS_OF.toordinal() + 1, 30)
     return {
+        "order_cny": in_cny,
+        "rate_day": months, "rate": np.round(0.14 + 0.004 * np.sin(months / 90.0), 4),
         "order_account": owner_of_order + 1, "order_day": day, "order_amount": amount,
         "inter_account": rng.integers(1, accounts + 1, n_inter),
         "inter_day": rng.integers(AS_OF.toordinal() - 400, AS_OF.toordinal() + 1, n_inter),
@@ -63,6 +73,12 @@ def iso(days: np.ndarray) -> list[str]:
     return [lookup[d] for d in days.tolist()]
 
 
+def currencies(data: dict):
+    """Each order's currency, one at a time (a list of 5M strings would stay in this
+    process's memory, and `fork` makes every child look that big to RUSAGE_CHILDREN)."""
+    return ("CNY" if cny else "USD" for cny in data["order_cny"].tolist())
+
+
 def load_sqlite(url: str, data: dict, accounts: int) -> None:
     sys.path.insert(0, str(ROOT))
     from storage.engine import build_engine
@@ -75,10 +91,14 @@ def load_sqlite(url: str, data: dict, accounts: int) -> None:
         cur.executemany("INSERT INTO accounts (id, key, name) VALUES (?, ?, ?)",
                         ((i, f"A{i:06d}", f"Account {i}") for i in range(1, accounts + 1)))
         cur.executemany("INSERT INTO orders (account_id, order_date, amount, currency, dedupe_key) "
-                        "VALUES (?, ?, ?, 'USD', ?)",
+                        "VALUES (?, ?, ?, ?, ?)",
                         zip(data["order_account"].tolist(), iso(data["order_day"]),
-                            data["order_amount"].tolist(),
+                            data["order_amount"].tolist(), currencies(data),
                             (f"b:{i}" for i in range(len(data["order_day"])))))
+        if data["order_cny"].any():  # the default book, all in USD, has no rates
+            cur.executemany("INSERT INTO exchange_rates (currency, reporting_currency, "
+                            "rate_date, rate) VALUES ('CNY', 'USD', ?, ?)",
+                            zip(iso(data["rate_day"]), data["rate"].tolist()))
         cur.executemany("INSERT INTO interactions (account_id, kind, occurred_on, source, "
                         "idempotency_key, created_at) VALUES (?, 'call', ?, 'bench', ?, ?)",
                         zip(data["inter_account"].tolist(), iso(data["inter_day"]),
@@ -103,8 +123,13 @@ def load_postgres(url: str, data: dict, accounts: int) -> None:
         _copy(cur, "accounts (id, key, name)",
               (f"{i}\tA{i:06d}\tAccount {i}" for i in range(1, accounts + 1)))
         _copy(cur, "orders (account_id, order_date, amount, currency, dedupe_key)",
-              (f"{a}\t{d}\t{m}\tUSD\tb:{i}" for i, (a, d, m) in enumerate(zip(
-                  data["order_account"].tolist(), iso(data["order_day"]), data["order_amount"].tolist()))))
+              (f"{a}\t{d}\t{m}\t{c}\tb:{i}" for i, (a, d, m, c) in enumerate(zip(
+                  data["order_account"].tolist(), iso(data["order_day"]),
+                  data["order_amount"].tolist(), currencies(data)))))
+        if data["order_cny"].any():
+            _copy(cur, "exchange_rates (currency, reporting_currency, rate_date, rate)",
+                  (f"CNY\tUSD\t{d}\t{r}" for d, r in zip(iso(data["rate_day"]),
+                                                           data["rate"].tolist())))
         _copy(cur, "interactions (account_id, kind, occurred_on, source, idempotency_key, created_at)",
               (f"{a}\tcall\t{d}\tbench\tb:{i}\t2026-11-22 00:00:00+00" for i, (a, d) in enumerate(zip(
                   data["inter_account"].tolist(), iso(data["inter_day"])))))
@@ -253,11 +278,13 @@ def main() -> None:
     ap.add_argument("--accounts", type=int, default=100_000)
     ap.add_argument("--orders", type=int, default=5_000_000)
     ap.add_argument("--no-postgres", action="store_true")
+    ap.add_argument("--cny", type=float, default=0.0, help="share of the orders in CNY")
     args = ap.parse_args()
     DATA.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    data = generate(args.accounts, args.orders)
-    print(f"generated {args.accounts:,} accounts, {args.orders:,} orders in {time.perf_counter() - t:.1f} s")
+    data = generate(args.accounts, args.orders, cny=args.cny)
+    print(f"generated {args.accounts:,} accounts, {args.orders:,} orders "
+          f"({args.cny:.0%} in CNY) in {time.perf_counter() - t:.1f} s")
     floor = duckdb_floor(data)
     print(f"floor: DuckDB per-account aggregation over Parquet: {floor:.2f} s")
     db = DATA / "bench_score.db"

@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
 from bot.settings import Settings
+from messages.render import money
 from storage.engine import build_engine
 from storage.importing import KINDS, ImportFailed, import_file
 from storage.migrate import current_revision, head_revision, upgrade
@@ -166,6 +167,38 @@ def import_cmd(
                   markup=False)
     for line in summary.lines():
         out.print(line, markup=False, highlight=False)
+    if kind == "rates":
+        out.print(f"  Each rate is how many {settings.currency} (TIERBOT_CURRENCY, the reporting "
+                  f"currency) one unit of its currency is worth, from its date on: amounts are "
+                  f"converted into {settings.currency} from the next `tierbot score`.",
+                  markup=False, highlight=False)
+
+
+@app.command()
+def rates() -> None:
+    """The exchange rates imported, per currency, and the order currencies that lack one."""
+    from storage.rates import currencies_without_rates, rates_overview
+
+    settings = load_settings()
+    with store(settings) as engine, engine.connect() as conn:
+        rows = rates_overview(conn)
+        missing = currencies_without_rates(conn, settings.currency)
+    reporting = settings.currency
+    mine = [r for r in rows if r["into"] == reporting]
+    out.print(f"Reporting currency: {reporting} (TIERBOT_CURRENCY). "
+              + ("No rates into it yet." if not mine else "Rates into it:"), markup=False)
+    for r in mine:
+        out.print(f"  {r['currency']}  {r['rates']:>5,} rate{'s' if r['rates'] != 1 else ''}, "
+                  f"{r['first']} to {r['last']}; latest: 1 {r['currency']} = "
+                  f"{r['latest'].normalize():f} {reporting}", markup=False, highlight=False)
+    others = sorted({r["into"] for r in rows} - {reporting})
+    if others:
+        out.print(f"Rates into other currencies (unused while the reporting currency is "
+                  f"{reporting}): {', '.join(others)}.", markup=False)
+    if missing:
+        out.print(f"Orders in {', '.join(missing)} have no rate into {reporting}: "
+                  "`tierbot score` refuses until you import them (tierbot import rates FILE).",
+                  markup=False)
 
 
 @contextmanager
@@ -205,14 +238,15 @@ def demo(
         except DemoRefused as exc:
             err.print(str(exc), markup=False, highlight=False)
             raise typer.Exit(1) from None
-        teams = team_summaries(engine, today=as_of)
+        teams = team_summaries(engine, today=as_of, currency=settings.currency)
     out.print(f"Demo book loaded into {settings.safe_database_url()} (seed {seed}, today {as_of}):")
     for name, n in counts.items():
         out.print(f"  {n:>7,} {name}")
     out.print(f"\nTeams ({settings.currency}, last 12 months):")
     for t in teams:
         out.print(f"  {t.manager:<12} {t.reps} people, {t.accounts:>4} accounts, revenue "
-                  f"{t.revenue_12m:>14,.2f}, {t.quiet_accounts} accounts quiet for 120+ days",
+                  f"{money(t.revenue_12m, settings.currency, settings.locale):>14}, "
+                  f"{t.quiet_accounts} accounts quiet for 120+ days",
                   markup=False, highlight=False)
     out.print("\nTry next:\n"
               "  tierbot score                        # tier every account, show counts and movements\n"
@@ -255,7 +289,7 @@ def score(as_of: Optional[str] = typer.Option(None, "--as-of",
     day = _parse_cli_date(as_of, "--as-of") if as_of else today
     with store(settings) as engine:
         try:
-            result = rescore(engine, config, day, today=today)
+            result = rescore(engine, config, day, today=today, currency=settings.currency)
         except NothingToScore as exc:
             err.print(str(exc), markup=False)
             raise typer.Exit(1) from None
@@ -366,7 +400,9 @@ def export_scores(
     settings = load_settings()
     with store(settings) as engine:
         rows = latest_snapshot_rows(engine, settings.locale, today=_company_today(settings),
-                                    cadence=_scoring_config(settings).cadence_days)
+                                    cadence=_scoring_config(settings).cadence_days,
+                                    currency=settings.currency,
+                                    money=lambda v, cur: money(v, cur, settings.locale))
     if not rows:
         err.print("No scores yet: run `tierbot score` first.")
         raise typer.Exit(1)
@@ -474,7 +510,8 @@ def backtest(
             else default_cuts(today, horizons))
     with store(settings) as engine:
         try:
-            results = backtest_many(engine, config, cuts, horizons, today=today, reps=reps)
+            results = backtest_many(engine, config, cuts, horizons, today=today, reps=reps,
+                                    currency=settings.currency)
         except NothingToScore as exc:
             err.print(str(exc), markup=False)
             raise typer.Exit(1) from None

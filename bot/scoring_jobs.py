@@ -12,6 +12,7 @@ from scoring.book import NO_DATE
 from scoring.config import ScoringConfig
 from scoring.engine import Models, score_book
 from scoring.metrics import bootstrap_aucs, calibration, interval, roc_auc, top_decile
+from storage.rates import MissingRates
 from storage.scores import (accounts_with_orders, current_run, load_book, load_overrides,
                             load_previous_tiers, risk_model_record,
                             save_snapshot)
@@ -41,8 +42,11 @@ MIN_BACKTEST_ACCOUNTS = 20
 
 
 def rescore(engine: Engine, config: ScoringConfig, as_of: date, *,
-            models: Models | None = None, today: date | None = None) -> ScoreRunResult:
-    """Score the whole book as of `as_of` and store a snapshot per account.
+            models: Models | None = None, today: date | None = None,
+            currency: str = "USD") -> ScoreRunResult:
+    """Score the whole book as of `as_of` and store a snapshot per account, every amount
+    in `currency`, the reporting currency (refused, RatesMissing, while orders are in a
+    currency without a rate into it).
 
     Tiers and movements follow the run that was current on `as_of` (for a backdated run,
     the run before it by date, not the newest). With `today`, an `as_of` after it is refused
@@ -52,18 +56,34 @@ def rescore(engine: Engine, config: ScoringConfig, as_of: date, *,
                          "data up to a day that has happened. Leave --as-of out to score as "
                          "of today, or give an earlier date.")
     previous = load_previous_tiers(engine, on=as_of)
-    book = load_book(engine, as_of, window_days=config.window_days)
+    book = _load(engine, as_of, config, currency)
     if len(book) == 0:
         raise NothingToScore("There are no accounts yet. Import them first (tierbot import "
                              "accounts FILE, or orders) or load the demo (tierbot demo).")
     scores = score_book(book, config, previous={a: p.tier for a, p in previous.items()},
                         overrides=load_overrides(engine, as_of), models=models)
-    run_id, moves = save_snapshot(engine, scores, previous)
+    run_id, moves = save_snapshot(engine, scores, previous, currency=currency)
     with engine.connect() as conn:
         now_current = current_run(conn)
     other = None if now_current.id == run_id else (now_current.id, now_current.as_of)
     return ScoreRunResult(run_id, as_of, Counter(scores.tier.tolist()), moves, not previous,
                           risk_model_record(scores), other)
+
+
+class RatesMissing(NothingToScore):
+    """Orders in currencies without a rate into the reporting currency: scoring them would
+    add unconverted amounts (the message names the currencies and says what to do)."""
+
+    def __init__(self, missing: MissingRates):
+        super().__init__(f"Nothing was scored. {missing}")
+        self.currencies, self.reporting = missing.currencies, missing.reporting
+
+
+def _load(engine: Engine, as_of: date, config: ScoringConfig, currency: str):
+    try:
+        return load_book(engine, as_of, window_days=config.window_days, currency=currency)
+    except MissingRates as exc:
+        raise RatesMissing(exc) from None
 
 
 class BacktestRefused(NothingToScore):
@@ -131,21 +151,22 @@ def check_cuts(cuts, horizons, today: date) -> None:
 
 
 def backtest_many(engine: Engine, config: ScoringConfig, cuts, horizons, *, today: date,
-                  reps: int = 200) -> list[Backtest]:
+                  reps: int = 200, currency: str = "USD") -> list[Backtest]:
     """`backtest` at every cut and horizon, after refusing any that has not ended."""
     check_cuts(cuts, horizons, today)
-    return [backtest(engine, config, cut, h, reps=reps) for cut in cuts for h in horizons]
+    return [backtest(engine, config, cut, h, reps=reps, currency=currency)
+            for cut in cuts for h in horizons]
 
 
 def backtest(engine: Engine, config: ScoringConfig, as_of: date, horizon_days: int = 90, *,
-             reps: int = 200) -> Backtest:
+             reps: int = 200, currency: str = "USD") -> Backtest:
     """Score with the data up to `as_of` (the risk learned for this horizon from the data
     before it), then check against who placed no order in (as_of, as_of + horizon]."""
     from dataclasses import replace
 
     from scoring.risk import p_no_order
 
-    book = load_book(engine, as_of, window_days=config.window_days)
+    book = _load(engine, as_of, config, currency)
     active = book.last_order != NO_DATE
     if active.sum() < MIN_BACKTEST_ACCOUNTS:
         raise NothingToScore(

@@ -41,7 +41,11 @@ FIELD_NAMES = {"en": {}, "zh": {"r_score": "R分", "f_score": "F分", "m_score":
                                 "risk_rank": "风险排名", "p_alive": "存活概率",
                                 "lifecycle": "生命周期", "age_days": "客户天数",
                                 "days_to_due": "距应下单天数"}}
-CURRENCY_SIGNS = {"USD": "$", "CNY": "¥", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}
+# A currency's sign; any other is written as its code and a space ("CHF 1,250"). JP¥ so a
+# yen amount never reads as yuan.
+CURRENCY_SIGNS = {"USD": "$", "CNY": "¥", "EUR": "€", "GBP": "£", "JPY": "JP¥", "HKD": "HK$"}
+WHOLE_UNITS = frozenset({"JPY", "KRW"})  # currencies without cents
+WAN, YI = Decimal(10_000), Decimal(100_000_000)
 
 
 def escape_text(value: object) -> str:
@@ -65,14 +69,36 @@ def escape_wecom(value: object) -> str:
 ESCAPES = {"text": escape_text, "slack": escape_slack, "wecom": escape_wecom}
 
 
-def money(value: object, currency: str = "USD", locale: str = "en") -> str:
+def money(value: object, currency: str, locale: str = "en") -> str:
+    """Every money figure a user reads, always with its currency. The one rule:
+
+    - the currency's sign ($, ¥, €, £, HK$, JP¥), else its code: "CHF 1,250";
+    - whole units from 1,000 up ("$58,469"), cents below ("$980.50"): the big figures are
+      read at a glance, and a small order's cents are part of it (JPY, KRW: always whole);
+    - Chinese, and only for CNY: from 1万 in 万 with one decimal ("¥5.8万"), from 1亿 in 亿
+      with two ("¥1.25亿"); other currencies keep thousands in Chinese too ("$58,469"),
+      and English never shows 万;
+    - a minus before the sign ("-$1,234"); no amount (None, NaN): "—".
+    """
     if value is None:
         return "—"
     amount = Decimal(str(value))
-    sign = CURRENCY_SIGNS.get(currency, currency + " ")
-    if locale == "zh" and abs(amount) >= 10_000:
-        return f"{sign}{amount / 10_000:,.1f}万"
-    return f"{sign}{amount:,.0f}" if abs(amount) >= 1000 else f"{sign}{amount:,.2f}"
+    if not amount.is_finite():
+        return "—"
+    sign = CURRENCY_SIGNS.get(currency, f"{currency} ")
+    minus = "-" if amount < 0 else ""
+    size = abs(amount)
+    if locale == "zh" and currency == "CNY" and round(size) >= WAN:
+        if round(size / WAN, 1) >= WAN:
+            return f"{minus}{sign}{size / YI:,.2f}亿"
+        return f"{minus}{sign}{size / WAN:,.1f}万"
+    if currency in WHOLE_UNITS or round(size, 2) >= 1000:
+        text = f"{size:,.0f}"
+    else:
+        text = f"{size:,.2f}"
+    if text.strip("0.,") == "":
+        minus = ""  # -0.001 is "$0.00", not "-$0.00"
+    return f"{minus}{sign}{text}"
 
 
 def day(value: date | str | None, locale: str = "en") -> str:
@@ -157,7 +183,7 @@ def _environment(channel: str, locale: str) -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, autoescape=False,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
     env.filters["esc"] = ESCAPES[channel]
-    env.filters["money"] = lambda v, cur="USD": money(v, cur, locale)
+    env.filters["money"] = lambda v, currency: money(v, currency, locale)
     env.filters["day"] = lambda v: day(v, locale)
     env.filters["period"] = lambda v: period(v, locale)
     env.filters["pct"] = pct

@@ -3,26 +3,27 @@
 Reasons come from the risk's own per-feature contributions (see scoring/risk.py and
 scoring/reasons.py); each reaches here as {"code", "effect", "params"} and is said with its
 numbers: counts with their nouns, dates as the card writes them. A positive effect raises
-the risk, a negative one lowers it. Amounts stay plain numbers in the params.
+the risk, a negative one lowers it. Amounts of money are said by `money` in the run's
+reporting currency (MONEY_PARAMS).
 """
 from __future__ import annotations
 
 import string
 
-from messages.render import ago, day, plural
+from messages.render import ago, day, money, plural
 
 REASONS = {
     "en": {
         "recency": "Last order {recency_days:ago} (a typical account here: {typical_recency_days:day}).",
         "repeat_days": "Ordered on {order_days:separate day} since {first_order:date} (typical: {typical_order_days:,}).",
-        "spend_12m": "{spend_12m:,.0f} spent in the last 12 months (typical: {typical_spend_12m:,.0f}).",
+        "spend_12m": "{spend_12m} spent in the last 12 months (typical: {typical_spend_12m}).",
         "age": "A customer for {age_days:day} (typical: {typical_age_days:,}).",
         "overdue": "No order for {recency_days:day}; this account usually orders every {usual_gap_days:day}.",
         "overdue_today": "Ordered today; this account usually orders every {usual_gap_days:day}.",
         "far_overdue": "No order for {recency_days:day}, more than twice its usual gap of {usual_gap_days:day}.",
         "not_due": "Orders about every {usual_gap_days:day}, last {recency_days:ago}: the next is not due within {horizon_days:day}.",
         "not_due_today": "Orders about every {usual_gap_days:day} and ordered today: the next is not due within {horizon_days:day}.",
-        "spend_trend": "Spend last quarter {last_quarter:,.0f} against {quarter_before:,.0f} the quarter before.",
+        "spend_trend": "Spend last quarter {last_quarter} against {quarter_before} the quarter before.",
         "contact_trend": "{last_90:contact} in the last 90 days against {previous_90} in the 90 before.",
         "detractor": "Detractor NPS of {nps} in the last 90 days.",
         "complaint": "{complaints:complaint} in the last 90 days.",
@@ -31,13 +32,13 @@ REASONS = {
     "zh": {
         "recency": "最近一次下单在{recency_days:ago}（本客户群典型值：{typical_recency_days}天）。",
         "repeat_days": "自{first_order:date}以来在{order_days}个不同日期下单（典型值：{typical_order_days}）。",
-        "spend_12m": "近12个月采购额{spend_12m:,.0f}（典型值：{typical_spend_12m:,.0f}）。",
+        "spend_12m": "近12个月采购额{spend_12m}（典型值：{typical_spend_12m}）。",
         "age": "已是客户{age_days}天（典型值：{typical_age_days}天）。",
         "overdue": "已{recency_days}天未下单；该客户通常每{usual_gap_days:.0f}天下单一次。",
         "overdue_today": "今天刚下过单；该客户通常每{usual_gap_days:.0f}天下单一次。",
         "far_overdue": "已{recency_days}天未下单，超过其通常间隔（{usual_gap_days:.0f}天）的两倍。",
         "not_due": "通常约每{usual_gap_days:.0f}天下单，上次在{recency_days:ago}：未来{horizon_days}天内还未到下次下单时间。",
-        "spend_trend": "上季度采购额{last_quarter:,.0f}，再上一季度{quarter_before:,.0f}。",
+        "spend_trend": "上季度采购额{last_quarter}，再上一季度{quarter_before}。",
         "contact_trend": "近90天互动{last_90}次，之前90天{previous_90}次。",
         "detractor": "近90天净推荐值为{nps}（贬损者）。",
         "complaint": "近90天有{complaints}次投诉。",
@@ -131,32 +132,49 @@ STAGE = {
     "en": {
         "dormant": "Dormant: no order for {days_since_order} days, {times:.1f}x {whose} gap of "
                    "{gap_days:.0f} days.",
-        "spend_halved": "Declining: {spend_12m:,.0f} spent in the last 12 months against "
-                        "{spend_prev_12m:,.0f} the 12 before.",
-        "two_quarters_down": "Declining: spend fell two quarters running ({two_quarters_ago:,.0f}, "
-                             "then {quarter_before:,.0f}, then {last_quarter:,.0f}).",
+        "spend_halved": "Declining: {spend_12m} spent in the last 12 months against "
+                        "{spend_prev_12m} the 12 before.",
+        "two_quarters_down": "Declining: spend fell two quarters running ({two_quarters_ago}, "
+                             "then {quarter_before}, then {last_quarter}).",
     },
     "zh": {
         "dormant": "沉睡：已{days_since_order}天未下单，是{whose}间隔（{gap_days:.0f}天）的"
                    "{times:.1f}倍。",
-        "spend_halved": "衰退：近12个月采购额{spend_12m:,.0f}，之前12个月{spend_prev_12m:,.0f}。",
-        "two_quarters_down": "衰退：采购额连续两个季度下降（{two_quarters_ago:,.0f}、"
-                             "{quarter_before:,.0f}、{last_quarter:,.0f}）。",
+        "spend_halved": "衰退：近12个月采购额{spend_12m}，之前12个月{spend_prev_12m}。",
+        "two_quarters_down": "衰退：采购额连续两个季度下降（{two_quarters_ago}、"
+                             "{quarter_before}、{last_quarter}）。",
     },
 }
 WHOSE = {"en": {True: "its usual", False: "the book's typical"},
          "zh": {True: "其通常", False: "客户群典型"}}
 
 
+# Params that are amounts of money (in the score run's reporting currency).
+MONEY_PARAMS = frozenset({"spend_12m", "typical_spend_12m", "spend_prev_12m", "last_quarter",
+                          "quarter_before", "two_quarters_ago"})
+
+
 def _texts(table: dict, locale: str) -> dict:
     return table.get(locale, table["en"])
 
 
-def reason_sentence(reason: dict, locale: str = "en") -> str:
-    """One risk reason ({"code", "effect", "params"}) as a sentence with its numbers; an
-    account that ordered today is said so ("<code>_today" where a sentence needs it)."""
+def with_money(params: dict, currency: str | None, locale: str) -> dict:
+    """`params` with its amounts of money said by `money` in `currency` (the run's); without
+    a currency (pure scoring contexts, tests), as bare whole numbers."""
+    return {k: (_amount(v, currency, locale) if k in MONEY_PARAMS else v)
+            for k, v in params.items()}
+
+
+def _amount(value, currency: str | None, locale: str) -> str:
+    return money(value, currency, locale) if currency else f"{value:,.0f}"
+
+
+def reason_sentence(reason: dict, locale: str = "en", currency: str | None = None) -> str:
+    """One risk reason ({"code", "effect", "params"}) as a sentence with its numbers (money
+    in `currency`); an account that ordered today is said so ("<code>_today" where a
+    sentence needs it)."""
     texts = _texts(REASONS, locale)
-    params = reason["params"]
+    params = with_money(reason["params"], currency, locale)
     code = reason["code"]
     if params.get("recency_days") == 0 and code + "_today" in texts:
         code += "_today"
@@ -179,11 +197,11 @@ def model_sentence(record: dict | None, locale: str = "en") -> str:
     return text
 
 
-def stage_sentence(stage: dict | None, locale: str = "en") -> str:
+def stage_sentence(stage: dict | None, locale: str = "en", currency: str | None = None) -> str:
     """Why an account is declining or dormant, with its numbers ("" otherwise)."""
     if not stage:
         return ""
-    params = dict(stage)
+    params = with_money(stage, currency, locale)
     code = params.pop("code")
     if code == "dormant":
         params["times"] = params["days_since_order"] / max(params["gap_days"], 1.0)

@@ -1,12 +1,14 @@
 """Warnings in words a rep can act on, in English and Chinese."""
 from __future__ import annotations
 
+from typing import Callable
+
 from scoring.warnings import Warning
 
 TEXT = {
     "en": {
         "spend_down_2q": "Spend fell two quarters in a row: down {drop_before_pct}% and then "
-                         "{drop_recent_pct}% (last quarter {last_quarter:,.2f}).",
+                         "{drop_recent_pct}% (last quarter {last_quarter}).",
         "overdue": "No order for {days_since_order} days; this account usually orders every "
                    "{usual_gap_days:.0f} days.",
         "interactions_falling": "Contact is falling: {last_90} interactions in the last 90 days "
@@ -21,7 +23,7 @@ TEXT = {
     },
     "zh": {
         "spend_down_2q": "采购额连续2个季度下降：先降{drop_before_pct}%，再降{drop_recent_pct}%"
-                         "（上季度 {last_quarter:,.2f}）。",
+                         "（上季度 {last_quarter}）。",
         "overdue": "已{days_since_order}天未下单；该客户通常每{usual_gap_days:.0f}天下单一次。",
         "interactions_falling": "互动频次减少：近90天{last_90}次，之前90天{previous_90}次。",
         "low_activity": "购买模型预计未来90天下单{expected_90d}次；该客户过去12个月下单{orders_12m}次"
@@ -33,12 +35,26 @@ TEXT = {
 }
 
 
-def describe(warning: Warning, locale: str = "en") -> str:
-    return TEXT.get(locale, TEXT["en"])[warning.code].format(**warning.params)
+# Params that are amounts of money (in the score run's reporting currency).
+MONEY_PARAMS = frozenset({"last_quarter", "quarter_before", "two_quarters_ago"})
+Money = Callable[[float], str]
 
 
-def top_reason(warnings: list[dict], locale: str = "en") -> str:
+def describe(warning: Warning, locale: str = "en", money: Money | None = None) -> str:
+    """The warning as a sentence. `money` says an amount with its currency (the caller's
+    `messages.render.money` in the run's currency: scoring knows no currencies); without
+    it, amounts are bare numbers with cents."""
+    params = {k: ((money or _bare)(v) if k in MONEY_PARAMS else v)
+              for k, v in warning.params.items()}
+    return TEXT.get(locale, TEXT["en"])[warning.code].format(**params)
+
+
+def _bare(value: float) -> str:
+    return f"{value:,.2f}"
+
+
+def top_reason(warnings: list[dict], locale: str = "en", money: Money | None = None) -> str:
     """The first stored warning ({"code", "params"}) as a sentence, or "" when there is none."""
     if not warnings:
         return ""
-    return describe(Warning(warnings[0]["code"], warnings[0]["params"]), locale)
+    return describe(Warning(warnings[0]["code"], warnings[0]["params"]), locale, money)

@@ -1,8 +1,9 @@
 """SQLModel tables: the store every other part reads and writes.
 
-Money is `Decimal` (NUMERIC(18, 4)); dates an account lives by are plain `date`s;
-bookkeeping timestamps are timezone-aware UTC. Indexes follow the product's lookups:
-by key, by chat user id, an account's orders by date (covering amount for scoring),
+Money is `Decimal` (NUMERIC(18, 4)) with its currency beside it; dates an account lives by
+are plain `date`s; bookkeeping timestamps are timezone-aware UTC. Indexes follow the
+product's lookups: by key, by chat user id, an account's orders by date (covering amount
+and currency for scoring),
 a rep's book, and the idempotency keys that make imports and chat retries safe.
 """
 from __future__ import annotations
@@ -66,8 +67,10 @@ class Account(SQLModel, table=True):
 class Order(SQLModel, table=True):
     __tablename__ = "orders"
     __table_args__ = (
-        # Covering index for per-account scans and the scoring aggregation.
-        sa.Index("ix_orders_account_date_amount", "account_id", "order_date", "amount"),
+        # Covering index for per-account scans and the scoring aggregation; currency is in
+        # it so the scan can tell orders needing conversion without a table lookup.
+        sa.Index("ix_orders_account_date_amount", "account_id", "order_date", "amount",
+                 "currency"),
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -77,6 +80,7 @@ class Order(SQLModel, table=True):
     order_id: Optional[str] = Field(default=None, max_length=100)
     margin: Optional[Decimal] = Field(default=None, max_digits=18, decimal_places=4)
     category: Optional[str] = Field(default=None, max_length=100)
+    # ISO code; None (orders written before imports recorded it) means the reporting currency.
     currency: Optional[str] = Field(default=None, max_length=3)
     # "o:<order_id>" or "h:<hash of the line>": re-importing a file inserts nothing.
     dedupe_key: str = Field(max_length=120, unique=True)
@@ -123,8 +127,29 @@ class ScoreRun(SQLModel, table=True):
     as_of: date = Field(index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     accounts: int = 0
+    # The reporting currency its money figures (monetary, CLV...) are in; None: runs made
+    # before it was recorded, in the configured currency.
+    currency: Optional[str] = Field(default=None, max_length=3)
     # JSON: the churn-risk model this run used (learned or fallback), why, and its figures.
     risk_model: Optional[str] = Field(default=None, sa_type=sa.Text)
+
+
+class ExchangeRate(SQLModel, table=True):
+    """A rate the admin provided (`tierbot import rates`): from `rate_date` on, one unit of
+    `currency` is worth `rate` units of `reporting_currency`, until the currency's next
+    rate. How amounts are converted with them: storage/rates.py."""
+
+    __tablename__ = "exchange_rates"
+    __table_args__ = (
+        sa.UniqueConstraint("currency", "reporting_currency", "rate_date",
+                            name="uq_exchange_rate_day"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    currency: str = Field(max_length=3)
+    reporting_currency: str = Field(max_length=3)
+    rate_date: date
+    rate: Decimal = Field(max_digits=24, decimal_places=10)
 
 
 class ScoreSnapshot(SQLModel, table=True):

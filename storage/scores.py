@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -22,6 +23,7 @@ from scoring.risk import FEATURES, TRAIN_ACCOUNTS
 from scoring.tiers import Override
 from storage.models import (Account, Feedback, Interaction, Order, Rep, ScoreRun,
                             ScoreSnapshot, TierOverride)
+from storage.rates import MissingRates, conversion, currencies_without_rates, has_rates
 from storage.settled import only_settled
 
 QUARTER = 91
@@ -31,19 +33,28 @@ PARALLEL = 2  # the order aggregation runs in this many account-id ranges at onc
 
 
 def load_book(engine: Engine, as_of: date, *, window_days: int = 365,
-              history: bool = True) -> Book:
+              history: bool = True, currency: str = "USD") -> Book:
     """Per-account aggregates of everything up to and including `as_of`, and (`history`)
-    the dated histories the churn risk learns from (of every k-th account on a big book)."""
+    the dated histories the churn risk learns from (of every k-th account on a big book).
+
+    Every amount is in `currency`, the reporting currency (storage/rates.py); raises
+    MissingRates, naming them, when orders are in currencies without a rate into it."""
     with engine.connect() as conn:
         ids = np.array(conn.execute(sa.select(Account.id).order_by(Account.id)).scalars().all(),
                        dtype=np.int64)
     n = len(ids)
     pos = {int(a): i for i, a in enumerate(ids.tolist())}
-    cols = _order_aggregates(engine, ids, as_of, window_days, pos)
     with engine.connect() as conn:
+        convert = has_rates(conn, currency)
+    cols, unconverted = _order_aggregates(engine, ids, as_of, window_days, pos, currency,
+                                          convert)
+    with engine.connect() as conn:
+        if unconverted:
+            raise MissingRates(currencies_without_rates(conn, currency), currency)
         cols.update(_interaction_aggregates(conn, as_of, n, pos))
         cols.update(_feedback_aggregates(conn, as_of, n, pos))
-        hist = load_history(conn, as_of, ids) if history and n else None
+        hist = (load_history(conn, as_of, ids, currency=currency, convert=convert)
+                if history and n else None)
     return Book(as_of=as_of, account_id=ids, history=hist, **cols)
 
 
@@ -58,22 +69,36 @@ HISTORY_CHUNK = 900  # account ids per IN list (under SQLite's oldest parameter 
 
 
 def load_history(conn: Connection, as_of: date, ids: np.ndarray,
-                 limit: int = TRAIN_ACCOUNTS) -> History:
+                 limit: int = TRAIN_ACCOUNTS, *, currency: str = "USD",
+                 convert: bool = True) -> History:
     """Dated histories up to `as_of` of the accounts the churn risk learns from: all of
     them, or `limit` spread evenly over the account ids. Rows per account and ORDER DAY,
     sorted by account then day; fetched by id lists, so each account is an index seek
-    (account_id leads the orders index) and a big book is never scanned whole."""
+    (account_id leads the orders index) and a big book is never scanned whole.
+
+    Amounts are converted into `currency`; `convert=False` (no rates into `currency`, so
+    any order in another one makes load_book refuse) reads them as they are."""
     if len(ids) > limit:
         chosen = ids[np.unique(np.linspace(0, len(ids) - 1, limit).astype(np.int64))]
     else:
         chosen = ids
+    if not convert:
+        return _load_history(conn, as_of, chosen, len(chosen) == len(ids), None)
+    with conversion(conn, currency) as rates:
+        return _load_history(conn, as_of, chosen, len(chosen) == len(ids), rates)
+
+
+def _load_history(conn: Connection, as_of: date, chosen: np.ndarray, everyone: bool,
+                  rates) -> History:
     dialect = conn.dialect.name
     o = Order.__table__.c
     amount = sa.cast(o.amount, sa.Double) if dialect == "postgresql" else o.amount
+    source = Order.__table__
+    if rates is not None:
+        amount, source = rates.amount(), rates.joined(source)
     t = Interaction.__table__.c
     f = Feedback.__table__.c
     orders, touches, feedback = [], [], []
-    everyone = len(chosen) == len(ids)
     for k in range(0, len(chosen), HISTORY_CHUNK if not everyone else max(len(chosen), 1)):
         part = [int(a) for a in chosen[k:k + HISTORY_CHUNK]] if not everyone else None
 
@@ -84,7 +109,9 @@ def load_history(conn: Connection, as_of: date, ids: np.ndarray,
             sa.select(o.account_id, _day_number(o.order_date, dialect), sa.func.count(),
                       sa.func.sum(amount),
                       sa.func.coalesce(sa.func.sum(amount).filter(o.amount > 0), 0),
-                      sa.func.count().filter(o.amount > 0))
+                      sa.func.count().filter(o.amount > 0),
+                      *([rates.unconverted()] if rates is not None else []))
+            .select_from(source)
             .where(o.order_date <= as_of, among(o.account_id))
             .group_by(o.account_id, o.order_date).order_by(o.account_id, o.order_date))
         touches += _raw_rows(conn,
@@ -96,6 +123,8 @@ def load_history(conn: Connection, as_of: date, ids: np.ndarray,
                       sa.case((f.kind == "nps", f.score), else_=-1), f.kind == "complaint")
             .where(f.given_on <= as_of, among(f.account_id))
             .order_by(f.account_id, f.given_on))
+    if rates is not None and any(r[6] for r in orders):
+        raise MissingRates(currencies_without_rates(conn, rates.reporting), rates.reporting)
     pos = {int(a): i for i, a in enumerate(chosen.tolist())}
     m = len(chosen)
 
@@ -141,29 +170,35 @@ def _between(column, start: date, end: date):
     return sa.and_(column > start, column <= end)
 
 
-def _order_aggregates(engine: Engine, ids: np.ndarray, as_of, window_days, pos) -> dict:
-    """The orders aggregation, split by account-id range over PARALLEL connections.
+def _order_aggregates(engine: Engine, ids: np.ndarray, as_of, window_days, pos,
+                      currency: str, convert: bool) -> tuple[dict, int]:
+    """The orders aggregation, split by account-id range over PARALLEL connections: the
+    Book's order columns, in `currency`, and how many orders could not be converted into it
+    (a currency without a rate: the caller refuses). With `convert` (the book has rates
+    into `currency`), amounts are converted; without, taken as they are and every order in
+    another currency counts as unconvertible.
 
     The covering index leads with account_id, so each range is its own index scan; sqlite3
     and psycopg release the GIL while the database works, so the ranges use both cores
     (a single shared in-memory SQLite connection runs them one after the other)."""
     n = len(ids)
-    stmt = _order_statement(as_of, window_days, engine.dialect.name)
     o = Order.__table__.c
     bounds = [int(ids[len(ids) * k // PARALLEL]) for k in range(PARALLEL)] if n else []
     ranges = [(lo, bounds[k + 1] if k + 1 < len(bounds) else None) for k, lo in enumerate(bounds)]
 
     def fetch(lo_hi):
         lo, hi = lo_hi
-        part = stmt.where(o.account_id >= lo)
-        if hi is not None:
-            part = part.where(o.account_id < hi)
         with engine.connect() as conn:
             if conn.dialect.name == "postgresql":
                 # One hash table entry per account: let it live in memory (this transaction
                 # only) instead of spilling to disk in batches as the 4 MB default makes it.
                 conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
-            return conn.execute(part).all()
+            with (conversion(conn, currency) if convert else nullcontext()) as rates:
+                part = _order_statement(as_of, window_days, conn.dialect.name, currency, rates)
+                part = part.where(o.account_id >= lo)
+                if hi is not None:
+                    part = part.where(o.account_id < hi)
+                return conn.execute(part).all()
 
     if isinstance(engine.pool, StaticPool) or len(ranges) < 2:
         parts = [fetch(r) for r in ranges]
@@ -173,11 +208,11 @@ def _order_aggregates(engine: Engine, ids: np.ndarray, as_of, window_days, pos) 
     return _to_columns([row for part in parts for row in part], n, pos)
 
 
-def _order_statement(as_of, window_days, dialect: str):
+def _spend_columns(amount, as_of, window_days) -> list:
+    """The spend sums a Book needs, over `amount` (an order's amount in the reporting
+    currency): all time, the window, the window before, the last three quarters, and the
+    positive orders (returns are negative; a rate never changes the sign)."""
     o = Order.__table__.c
-    # Scoring works in floats; on PostgreSQL summing NUMERIC exactly costs several times
-    # more than float8 over millions of rows (SQLite already stores amounts as REAL).
-    amount = sa.cast(o.amount, sa.Double) if dialect == "postgresql" else o.amount
     window = as_of - timedelta(days=window_days)
     prev_window = window - timedelta(days=window_days)
     q = [as_of - timedelta(days=QUARTER * k) for k in range(4)]
@@ -186,23 +221,41 @@ def _order_statement(as_of, window_days, dialect: str):
     def spend(cond):
         return sa.func.coalesce(sa.func.sum(amount).filter(cond), 0)
 
+    return [sa.func.coalesce(sa.func.sum(amount), 0), spend(o.order_date > window),
+            spend(_between(o.order_date, prev_window, window)),
+            spend(_between(o.order_date, q[1], q[0])), spend(_between(o.order_date, q[2], q[1])),
+            spend(_between(o.order_date, q[3], q[2])), spend(o.amount > 0)]
+
+
+def _order_statement(as_of, window_days, dialect: str, currency: str, rates=None):
+    """The per-account aggregation; amounts converted with `rates` (storage.rates
+    Conversion), else taken as they are (right only if they are all in `currency`: the last
+    column then counts the others, which the caller refuses)."""
+    o = Order.__table__.c
+    source = Order.__table__
+    if rates is not None:
+        amount, source, unconverted = rates.amount(), rates.joined(source), rates.unconverted()
+    else:
+        # Scoring works in floats; on PostgreSQL summing NUMERIC exactly costs several times
+        # more than float8 over millions of rows (SQLite already stores amounts as REAL).
+        amount = sa.cast(o.amount, sa.Double) if dialect == "postgresql" else o.amount
+        unconverted = sa.func.count().filter(o.currency != currency)  # NULL: `currency`
+    window = as_of - timedelta(days=window_days)
+    total, in_window, prev, q0, q1, q2, positive = _spend_columns(amount, as_of, window_days)
     stmt = (sa.select(
-        # Only columns of the covering index (account_id, order_date, amount): no table
-        # lookups. Orders (lines) and distinct order days are both counted: the purchase
-        # models count days, so several lines on one day are one purchase.
+        # Only columns of the covering index (account_id, order_date, amount, currency): no
+        # table lookups. Orders (lines) and distinct order days are both counted: the
+        # purchase models count days, so several lines on one day are one purchase.
         o.account_id, sa.func.count(), sa.func.min(o.order_date),
-        sa.func.max(o.order_date), sa.func.sum(amount),
-        sa.func.count().filter(o.order_date > window), spend(o.order_date > window),
-        spend(_between(o.order_date, prev_window, window)),
-        spend(_between(o.order_date, q[1], q[0])), spend(_between(o.order_date, q[2], q[1])),
-        spend(_between(o.order_date, q[3], q[2])),
-        spend(o.amount > 0), sa.func.count().filter(o.amount > 0),
-        sa.func.count(sa.distinct(o.order_date)))
-        .where(o.order_date <= as_of).group_by(o.account_id))
+        sa.func.max(o.order_date), total,
+        sa.func.count().filter(o.order_date > window), in_window, prev, q0, q1, q2,
+        positive, sa.func.count().filter(o.amount > 0),
+        sa.func.count(sa.distinct(o.order_date)), unconverted)
+        .select_from(source).where(o.order_date <= as_of).group_by(o.account_id))
     return only_settled(stmt, dialect)
 
 
-def _to_columns(rows, n, pos) -> dict:
+def _to_columns(rows, n, pos) -> tuple[dict, int]:
     out = {name: np.zeros(n) for name in ("spend_all", "spend_window",
                                           "spend_prev_window", "avg_order_value")}
     out.update({name: np.zeros(n, dtype=np.int64)
@@ -210,6 +263,7 @@ def _to_columns(rows, n, pos) -> dict:
     out["first_order"] = np.full(n, NO_DATE, dtype=np.int64)
     out["last_order"] = np.full(n, NO_DATE, dtype=np.int64)
     out["spend_q"] = np.zeros((n, 3))
+    unconverted = 0
     for row in rows:
         i = pos[row[0]]
         out["orders_all"][i] = row[1]
@@ -221,7 +275,8 @@ def _to_columns(rows, n, pos) -> dict:
         out["spend_q"][i] = (float(row[8]), float(row[9]), float(row[10]))
         out["avg_order_value"][i] = float(row[11]) / row[12] if row[12] else 0.0
         out["order_days"][i] = row[13]
-    return out
+        unconverted += row[14]
+    return out, unconverted
 
 
 def _interaction_aggregates(conn: Connection, as_of, n, pos) -> dict:
@@ -263,10 +318,12 @@ def current_run(conn: Connection, *, on: date | None = None):
     export, revisit tiers) and every comparison with an earlier run goes through here.
 
     With `on`: the run that was current on that date (the newest with as_of <= `on`), which
-    is what a run dated `on` compares itself with. Row (id, as_of, created_at, accounts) or
-    None. A run dated after today can't be made (`tierbot score` refuses it), so the newest
-    by date is also the newest real one; a backdated run is history and never current."""
-    stmt = sa.select(ScoreRun.id, ScoreRun.as_of, ScoreRun.created_at, ScoreRun.accounts)
+    is what a run dated `on` compares itself with. Row (id, as_of, created_at, accounts,
+    currency) or None. A run dated after today can't be made (`tierbot score` refuses it),
+    so the newest by date is also the newest real one; a backdated run is history and
+    never current."""
+    stmt = sa.select(ScoreRun.id, ScoreRun.as_of, ScoreRun.created_at, ScoreRun.accounts,
+                     ScoreRun.currency)
     if on is not None:
         stmt = stmt.where(ScoreRun.as_of <= on)
     return conn.execute(stmt.order_by(ScoreRun.as_of.desc(), ScoreRun.id.desc()).limit(1)).first()
@@ -277,6 +334,20 @@ def current_run_id(conn: Connection) -> int | None:
     return run.id if run is not None else None
 
 
+
+
+def scores_currency(engine: Engine, configured: str, run_id: int | None = None) -> str:
+    """The currency the money figures (12-month spend, CLV, revenue by tier) of the current
+    run (or of run `run_id`) are in: the reporting currency it was scored in; `configured`
+    for runs made before that was recorded, or when there is no run."""
+    with engine.connect() as conn:
+        if run_id is None:
+            run = current_run(conn)
+            found = run.currency if run is not None else None
+        else:
+            found = conn.execute(sa.select(ScoreRun.currency)
+                                 .where(ScoreRun.id == run_id)).scalar()
+    return found or configured
 
 
 def run_before(conn: Connection, as_of: date, days: int):
@@ -345,9 +416,10 @@ SNAPSHOT_COLUMNS = ("run_id", "account_id", "as_of", "tier", "previous_tier", "t
                     "next_visit_due", "details")
 
 
-def save_snapshot(engine: Engine, scores: Scores,
-                  previous: dict[int, PreviousTier]) -> tuple[int, Counter]:
+def save_snapshot(engine: Engine, scores: Scores, previous: dict[int, PreviousTier], *,
+                  currency: str | None = None) -> tuple[int, Counter]:
     """Store one run with a snapshot per account; returns (run id, movements (from, to) -> n).
+    `currency`: the reporting currency the book was loaded in (what its money is in).
 
     Columns are built whole (numpy -> lists) and written with executemany (SQLite) or COPY
     (PostgreSQL): per-row ORM or dict work would cost more than the scoring itself."""
@@ -365,7 +437,7 @@ def save_snapshot(engine: Engine, scores: Scores,
             since.append((before.since or before.as_of).isoformat())
     with engine.begin() as conn:
         run_id = conn.execute(sa.insert(ScoreRun).values(
-            as_of=scores.as_of, accounts=len(tiers),
+            as_of=scores.as_of, accounts=len(tiers), currency=currency,
             risk_model=json.dumps(risk_model_record(scores)))).inserted_primary_key[0]
         rows = zip(
             [run_id] * len(tiers), scores.account_id.tolist(), [scores.as_of.isoformat()] * len(tiers),
@@ -496,14 +568,20 @@ def _bulk_insert(conn: Connection, table: str, columns: tuple[str, ...], rows) -
 
 
 EXPORT_COLUMNS = ("account", "name", "owner", "tier", "previous_tier", "tier_since", "rule",
-                  "lifecycle", "recency_days", "frequency", "monetary", "r_score", "f_score",
+                  "lifecycle", "recency_days", "frequency", "monetary", "currency", "r_score",
+                  "f_score",
                   "m_score", "churn_risk", "p_alive", "expected_orders_90d", "next_order_date",
                   "clv_12m", "next_visit_due", "warnings", "reasons")
 
 
 def latest_snapshot_rows(engine: Engine, locale: str = "en", *, today: date | None = None,
-                         cadence: dict[str, int] | None = None) -> list[dict]:
+                         cadence: dict[str, int] | None = None, currency: str = "USD",
+                         money=None) -> list[dict]:
     """The current run, one dict per account with EXPORT_COLUMNS, ordered by account key.
+
+    `currency` is the run's money figures' (monetary, clv_12m) currency: the reporting
+    currency it was scored in (`currency` itself for runs made before that was recorded).
+    `money(amount, currency)` says the amounts in the reasons (messages.render.money).
 
     `next_visit_due` is the live due date (storage.logbook.visits_due, as the card and /due
     show it) on `today` with the tiers' `cadence`; without them it is left empty, never the
@@ -517,9 +595,11 @@ def latest_snapshot_rows(engine: Engine, locale: str = "en", *, today: date | No
 
     s = ScoreSnapshot
     with engine.connect() as conn:
-        run = current_run_id(conn)
-        if run is None:
+        current = current_run(conn)
+        if current is None:
             return []
+        run, currency = current.id, current.currency or currency
+        said = (lambda value: money(value, currency)) if money else None
         stmt = (sa.select(Account.key, Account.name, Rep.key.label("owner"), s)
                 .join(Account, Account.id == s.account_id)
                 .outerjoin(Rep, Rep.id == Account.owner_id)
@@ -534,12 +614,12 @@ def latest_snapshot_rows(engine: Engine, locale: str = "en", *, today: date | No
                 "tier_since": row["tier_since"], "rule": row["tier_rule"],
                 "lifecycle": row["lifecycle"], "recency_days": row["recency_days"],
                 "frequency": row["frequency"], "monetary": row["monetary"],
-                "r_score": row["r_score"], "f_score": row["f_score"], "m_score": row["m_score"],
+                "currency": currency, "r_score": row["r_score"], "f_score": row["f_score"], "m_score": row["m_score"],
                 "churn_risk": row["churn_risk"], "p_alive": row["p_alive"],
                 "expected_orders_90d": row["expected_orders_90d"],
                 "next_order_date": row["next_order_date"], "clv_12m": row["clv_12m"],
                 "next_visit_due": due.get(row["account_id"]),
                 "warnings": " ".join(w.code for w in warnings),
-                "reasons": " ".join(describe(w, locale) for w in warnings),
+                "reasons": " ".join(describe(w, locale, said) for w in warnings),
             })
         return out

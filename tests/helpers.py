@@ -21,3 +21,12 @@ def write_xlsx(path: Path, rows: list[list]) -> Path:
         ws.append(row)
     wb.save(path)
     return path
+
+
+def import_rates(engine, tmp_path: Path, *lines: str, reporting: str = "USD"):
+    """Import `currency,date,rate` lines (rates into `reporting`) as an admin would."""
+    from storage.importing import import_file
+
+    path = write_csv(tmp_path / "rates.csv", "currency,date,rate\n" + "".join(
+        line + "\n" for line in lines))
+    return import_file(engine, "rates", path, default_currency=reporting)

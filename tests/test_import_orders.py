@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from storage.importing import ImportFailed, import_file
 from tests.conftest import count
-from tests.helpers import write_csv, write_xlsx
+from tests.helpers import import_rates, write_csv, write_xlsx
 
 
 def orders(engine):
@@ -20,6 +20,7 @@ def orders(engine):
 
 
 def test_messy_utf8_bom_export(engine, tmp_path):
+    import_rates(engine, tmp_path, "CNY,2026-01-01,0.14", "EUR,2026-01-01,1.08")  # issue 13
     path = write_csv(tmp_path / "orders.csv", (
         "Account,Date,Amount,Order ID,Margin,Category,Currency\n"
         "ACME,2026-03-01,\"¥1,234.50\",SO-1,22%,bolts,¥\n"
@@ -40,6 +41,7 @@ def test_messy_utf8_bom_export(engine, tmp_path):
 
 
 def test_gbk_export_from_chinese_excel(engine, tmp_path):
+    import_rates(engine, tmp_path, "CNY,2026-01-01,0.14")  # ￥: CNY orders (issue 13)
     path = write_csv(tmp_path / "订单.csv",
                      "客户,日期,金额,订单号\n华锐,2026/3/1,\"￥12,800.00\",D-1\n", encoding="gbk")
     summary = import_file(engine, "orders", path)
@@ -56,6 +58,7 @@ def test_wrong_encoding_is_explained(engine, tmp_path):
 
 
 def test_xlsx_export(engine, tmp_path):
+    import_rates(engine, tmp_path, "CNY,2026-01-01,0.14")  # ¥: a CNY order (issue 13)
     path = write_xlsx(tmp_path / "orders.xlsx", [
         ["account", "date", "amount", "order_id"],
         ["ACME", datetime(2026, 3, 1), 1234.5, 10023],

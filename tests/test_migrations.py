@@ -7,6 +7,7 @@ import storage.models  # noqa: F401
 from storage.migrate import current_revision, head_revision, upgrade
 
 EXPECTED_TABLES = {"reps", "accounts", "orders", "interactions", "feedback", "score_runs",
+                   "exchange_rates",
                    "score_snapshots", "tier_overrides", "deliveries", "alembic_version"}
 
 
@@ -31,7 +32,8 @@ def test_migrations_match_the_models(engine):
 def test_lookup_indexes_exist(engine):
     inspector = sa.inspect(engine)
     order_indexes = {i["name"]: i["column_names"] for i in inspector.get_indexes("orders")}
-    assert order_indexes["ix_orders_account_date_amount"] == ["account_id", "order_date", "amount"]
+    assert order_indexes["ix_orders_account_date_amount"] == ["account_id", "order_date", "amount",
+                                                              "currency"]
     unique_orders = {tuple(u["column_names"]) for u in inspector.get_unique_constraints("orders")}
     unique_orders |= {tuple(i["column_names"]) for i in inspector.get_indexes("orders")
                       if i.get("unique")}

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from bot.commands.core import Reply, Request, Services, UserError
 from bot.commands.people import Person, check_can_read, visible_owner_ids
+from messages.render import money
 from messages.risk import reason_sentence, stage_sentence
 from scoring.explain import describe, top_reason
 from scoring.warnings import Warning
@@ -14,6 +15,7 @@ from storage.cards import account_card, at_risk_accounts, book_by_tier
 from storage.logbook import visits_due
 from storage.lookup import CONTAINS_CAP
 from storage.models import Account
+from storage.scores import scores_currency
 
 WHY_WORDS = {"why", "为什么", "原因", "详情"}
 SCOPE_WORDS = {"mine": "own", "我的": "own", "team": "team", "团队": "team", "all": "all",
@@ -32,6 +34,16 @@ class Context:
 
 
 CHOICES_SHOWN = 5
+
+
+def money_currency(ctx: Context) -> str:
+    """The currency of the scores' money figures: the current run's reporting currency."""
+    return scores_currency(ctx.services.engine, ctx.services.settings.currency)
+
+
+def amount_in(currency: str, locale: str):
+    """`describe`'s money formatter: amounts of the run said in its currency."""
+    return lambda value: money(value, currency, locale)
 
 
 def find_account(query: str, ctx: Context):
@@ -85,20 +97,25 @@ def tier(args: list[str], ctx: Context) -> Reply:
     if snapshot is None:
         raise UserError("not_scored", key=match.key, name=match.name)
     details = snapshot["details"]
-    warnings = [describe(Warning(w["code"], w["params"]), ctx.locale)
+    currency = money_currency(ctx)
+    warnings = [describe(Warning(w["code"], w["params"]), ctx.locale,
+                         amount_in(currency, ctx.locale))
                 for w in details.get("warnings", [])]
     playbook = ctx.services.scoring.playbook.get(snapshot["tier"], {})
     # The due date the same way /due, reminders and the digest compute it (live).
     [due] = visits_due(ctx.services.engine, None, today, ctx.services.scoring.cadence_days,
                        account_id=match.account_id)
     record = card.get("risk_model") or {}
+    last = card["last_order"]
+    if last is not None and not last["currency"]:  # recorded before currencies were
+        card["last_order"] = last | {"currency": ctx.services.settings.currency}
     return Reply("tier", {
         "card": card, "s": snapshot, "why": why, "warnings": warnings, "due": due,
         "matched": details.get("matched", {}) if snapshot["tier_rule"] != "override" else {},
         "rule_label": ctx.services.scoring.rule_label(snapshot["tier_rule"], ctx.locale),
-        "risk": risk_view(snapshot, record, ctx.locale),
+        "risk": risk_view(snapshot, record, ctx.locale, currency),
         "playbook": playbook.get(ctx.locale) or playbook.get("en", []),
-        "currency": ctx.services.settings.currency, "today": today,
+        "currency": currency, "today": today,
     })
 
 
@@ -115,22 +132,23 @@ def at_risk(args: list[str], ctx: Context) -> Reply:
         scope = DEFAULT_SCOPE.get(ctx.person.role, "own")
     owners = visible_owner_ids(ctx.person, ctx.services, scope)
     rows, total = at_risk_accounts(ctx.services.engine, owners, limit=max(limit, 1))
+    currency = money_currency(ctx)
     for row in rows:
-        row["reason"] = why_at_risk(row["details"], ctx.locale)
+        row["reason"] = why_at_risk(row["details"], ctx.locale, currency)
     return Reply("at_risk", {"rows": rows, "scope": scope, "limit": limit, "total": total,
-                             "max_list": MAX_LIST, "currency": ctx.services.settings.currency})
+                             "max_list": MAX_LIST, "currency": currency})
 
 
-def why_at_risk(details: dict, locale: str) -> str:
+def why_at_risk(details: dict, locale: str, currency: str) -> str:
     """The one-line reason an account is at risk: the risk's own strongest reason that
-    raises it, else the first warning ("" when there is neither)."""
+    raises it, else the first warning ("" when there is neither); money in `currency`."""
     for reason in details.get("risk_reasons", []):
         if reason["effect"] > 0:
-            return reason_sentence(reason, locale)
-    return top_reason(details.get("warnings", []), locale)
+            return reason_sentence(reason, locale, currency)
+    return top_reason(details.get("warnings", []), locale, amount_in(currency, locale))
 
 
-def risk_view(snapshot: dict, record: dict, locale: str) -> dict:
+def risk_view(snapshot: dict, record: dict, locale: str, currency: str) -> dict:
     """What the card says about the risk, computed once so no two lines disagree: the risk
     and its rank, the chance of an order (when the risk is a probability), the reasons
     (raising first), the stage's reason, when the next order is/was expected. Which model
@@ -146,9 +164,9 @@ def risk_view(snapshot: dict, record: dict, locale: str) -> dict:
         "value": risk, "rank": snapshot.get("risk_rank"), "probability": probability,
         "horizon": record.get("horizon_days", 90),
         "chance": None if risk is None or not probability else 100.0 - risk,
-        "up": [reason_sentence(r, locale) for r in ordered if r["effect"] > 0],
-        "down": [reason_sentence(r, locale) for r in ordered if r["effect"] < 0],
-        "stage": stage_sentence(snapshot["details"].get("lifecycle"), locale),
+        "up": [reason_sentence(r, locale, currency) for r in ordered if r["effect"] > 0],
+        "down": [reason_sentence(r, locale, currency) for r in ordered if r["effect"] < 0],
+        "stage": stage_sentence(snapshot["details"].get("lifecycle"), locale, currency),
         "expected": expected, "overdue_days": overdue,
     }
 
@@ -170,7 +188,7 @@ def accounts(args: list[str], ctx: Context) -> Reply:
                               "since": book["since"], "scope": scope,
                               "total": sum(r["accounts"] for r in rows),
                               "revenue": sum(r["revenue"] for r in rows),
-                              "currency": ctx.services.settings.currency})
+                              "currency": money_currency(ctx)})
 
 
 def digest(args: list[str], ctx: Context) -> Reply:
@@ -183,12 +201,13 @@ def digest(args: list[str], ctx: Context) -> Reply:
     owners = visible_owner_ids(ctx.person, ctx.services, scope)
     data = digest_data(ctx.services.engine, owners, today=ctx.services.today(),
                        cadence=ctx.services.scoring.cadence_days)
+    currency = money_currency(ctx)
     for row in data["at_risk"]:
-        row["reason"] = why_at_risk(row["details"], ctx.locale)
+        row["reason"] = why_at_risk(row["details"], ctx.locale, currency)
     for row in data["moved"]:
-        row["reason"] = top_reason(row["warnings"], ctx.locale)
+        row["reason"] = top_reason(row["warnings"], ctx.locale, amount_in(currency, ctx.locale))
         row["rule_label"] = ctx.services.scoring.rule_label(row["tier_rule"], ctx.locale)
     return Reply("digest", data | {"scope": scope, "person": ctx.person.name,
                                    "today": ctx.services.today(),
-                                   "currency": ctx.services.settings.currency,
+                                   "currency": currency,
                                    "tier_order": TIER_ORDER, "max_list": MAX_LIST})

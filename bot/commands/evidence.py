@@ -15,7 +15,7 @@ CHAT_REPS = 100  # bootstrap resamples: enough for a headline, quick enough for 
 def backtest(args: list[str], ctx: Context) -> Reply:
     """Managers: the risk, recency alone and BG/NBD at the latest cut whose horizon has
     ended (today - H), with 95% intervals, the top decile and the model in use."""
-    from bot.scoring_jobs import NothingToScore, backtest as run_backtest
+    from bot.scoring_jobs import NothingToScore, RatesMissing, backtest as run_backtest
 
     if ctx.person.role not in ("manager", "admin"):
         raise UserError("managers_only")
@@ -28,7 +28,10 @@ def backtest(args: list[str], ctx: Context) -> Reply:
     cut = ctx.services.today() - timedelta(days=horizon)
     try:
         result = run_backtest(ctx.services.engine, ctx.services.scoring, cut, horizon,
-                              reps=CHAT_REPS)
+                              reps=CHAT_REPS, currency=ctx.services.settings.currency)
+    except RatesMissing as exc:
+        raise UserError("missing_rates", currencies=exc.currencies,
+                        reporting=exc.reporting) from None
     except NothingToScore:
         raise UserError("backtest_too_early", as_of=cut, horizon=horizon) from None
     d, lo, hi = result.diff["risk-recency"]

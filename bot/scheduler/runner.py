@@ -29,7 +29,7 @@ from storage.cards import newly_at_risk
 from storage.inbound import prune_events
 from storage.logbook import visits_due
 from storage.models import Rep
-from storage.scores import current_run
+from storage.scores import current_run, scores_currency
 from storage.schedule import DAYS, latest_digest_slot, latest_reminder_slot, parse_clock, \
     parse_weekly
 
@@ -221,12 +221,13 @@ class Deliverer:
                 return self.outbox.digest(rep, channel, template, context, locale, chart)
             return send
         if kind == "alert":
-            _, fresh = newly_at_risk(self.engine, rep.id, limit=ALERTS_PER_DAY,
-                                     run_id=deliveries.alert_run_id(period))
+            run, fresh = newly_at_risk(self.engine, rep.id, limit=ALERTS_PER_DAY,
+                                       run_id=deliveries.alert_run_id(period))
             if not fresh:
                 return None
+            currency = scores_currency(self.engine, self.settings.currency, run)
             for r in fresh:
-                r["reason"] = why_at_risk(r["details"], locale)
+                r["reason"] = why_at_risk(r["details"], locale, currency)
             return lambda: self.outbox.alert(rep, channel, fresh, locale, period)
         rows = [r for r in visits_due(self.engine, rep.id, local_day,
                                       self.services.scoring.cadence_days) if r["due"] <= local_day]

@@ -1,11 +1,15 @@
 """Building the scheduler's parts from settings (used by `serve`, `scheduler`, `digest`)."""
 from __future__ import annotations
 
+import logging
+
 from bot.commands import Services
 from bot.scheduler.leader import Leader
 from bot.scheduler.outbox import Outbox
 from bot.scheduler.runner import Deliverer, Scheduler
 from bot.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def build_outbox(services: Services, settings: Settings) -> Outbox:
@@ -26,10 +30,11 @@ def rescorer(services: Services):
 
     def run(as_of):
         try:
-            rescore(services.engine, services.scoring, as_of)
+            rescore(services.engine, services.scoring, as_of,
+                    currency=services.settings.currency)
             services.accounts_changed()
-        except NothingToScore:
-            pass
+        except NothingToScore as exc:  # an empty book, or rates missing: said, not raised
+            log.warning("the book was not rescored: %s", exc)
     return run
 
 

@@ -8,12 +8,13 @@ from storage.importing.errors import ImportFailed, RowError
 # Canonical column -> other header spellings (normalised: lower case, spaces as '_').
 ALIASES: dict[str, tuple[str, ...]] = {
     "account": ("account_key", "customer", "customer_id", "client", "客户", "客户编号", "客户代码"),
-    "date": ("order_date", "日期", "下单日期", "订单日期"),
+    "date": ("order_date", "日期", "下单日期", "订单日期", "rate_date", "valid_from", "生效日期"),
     "amount": ("total", "金额", "订单金额"),
     "order_id": ("order_no", "order_number", "订单号", "订单编号"),
     "margin": ("profit", "gross_margin", "毛利", "利润"),
     "category": ("product_category", "品类", "类别"),
     "currency": ("币种", "货币"),
+    "rate": ("exchange_rate", "fx_rate", "汇率"),
     "name": ("account_name", "customer_name", "名称", "客户名称", "姓名"),
     "owner": ("owner_rep", "account_owner", "负责人", "销售"),
     "industry": ("行业",),
@@ -54,6 +55,8 @@ SPECS: dict[str, KindSpec] = {
                                        "digest_at", "reminder_at")),
     "interactions": KindSpec(("account", "date", "kind"), ("rep", "summary", "next_date")),
     "feedback": KindSpec(("account", "date", "kind", "score"), ("comment",)),
+    # 1 unit of `currency` = `rate` units of the reporting currency, from `date` on.
+    "rates": KindSpec(("currency", "date", "rate"), ()),
 }
 
 

@@ -33,9 +33,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from storage.importing.errors import ErrorCollector, ImportFailed, ImportSummary, RowError
-from storage.importing.parse import parse_amount, parse_date
+from storage.importing.parse import (amount_mark, mark_currency, mark_fits, parse_amount,
+                                     parse_currency, parse_date)
 from storage.importing.reader import Table, open_table
 from storage.models import Account, Order
+from storage.rates import currencies_with_rates
 
 BATCH = 20_000
 FOUR_PLACES = Decimal("0.0001")
@@ -43,11 +45,9 @@ LIMIT = Decimal(10) ** 14
 SEP = "\x1f"
 FIELDS = 8  # account key, date, amount, order_id, margin, category, currency, dedupe key
 SCAN_INDEX = "ix_orders_account_date_amount"
-CURRENCY_SYMBOLS = {"¥": "CNY", "￥": "CNY", "RMB": "CNY", "元": "CNY", "$": "USD", "US$": "USD",
-                    "€": "EUR", "£": "GBP", "HK$": "HKD"}
 # Amounts already in canonical form (most rows of most exports) skip Decimal entirely.
 _PLAIN = re.compile(r"-?\d{1,14}(?:\.\d{1,4})?").fullmatch
-_SYMBOL_GROUPED = re.compile(r"[¥￥$]?(-)?(\d{1,3}(?:,\d{3}){1,4}|\d{1,14})(\.\d{1,4})?").fullmatch
+_SYMBOL_GROUPED = re.compile(r"([¥￥$])?(-)?(\d{1,3}(?:,\d{3}){1,4}|\d{1,14})(\.\d{1,4})?").fullmatch
 
 Progress = Callable[[int], None]
 
@@ -58,6 +58,19 @@ class Batch:
     new_keys: list[str]  # account keys this batch is the first to mention
     position: int  # how far the reader got, in the table's `total` unit
     new_names: dict[str, str] = field(default_factory=dict)  # their names, when the file has them
+
+
+@dataclass(frozen=True)
+class Currencies:
+    """What an order's currency may be: the reporting currency (a row that says none, in a
+    currency column or its amount's sign, is in it) or one with a rate into it."""
+
+    reporting: str
+    rated: frozenset[str]
+
+    @classmethod
+    def of_book(cls, conn: Connection, reporting: str) -> "Currencies":
+        return cls(reporting, currencies_with_rates(conn, reporting))
 
 
 @dataclass
@@ -73,11 +86,12 @@ def import_orders(conn: Connection, table: Table, index: dict[str, int], summary
                   progress: Progress | None = None) -> None:
     """PostgreSQL: stream `table` into `orders` inside the caller's transaction (MVCC: the
     bot's writes never wait on it). SQLite stages and merges instead: `staged.py`."""
+    currencies = Currencies.of_book(conn, default_currency)
     sink = _PostgresSink(conn)
     known = dict(conn.execute(sa.select(Account.key, Account.id)).all())
     rebuild = _drop_scan_index_if_big(conn, table)
     report = Converted(errors=errors)
-    for batch in converted_batches(table, index, default_currency, True, report):
+    for batch in converted_batches(table, index, currencies, True, report):
         created, named = _create_accounts(conn, known, batch.new_keys, batch.new_names)
         summary.accounts_created += created
         summary.accounts_named += named
@@ -93,18 +107,18 @@ def import_orders(conn: Connection, table: Table, index: dict[str, int], summary
         rebuild()
 
 
-def converted_batches(table: Table, index: dict[str, int], default_currency: str,
+def converted_batches(table: Table, index: dict[str, int], currencies: Currencies,
                       copy_text: bool, report: Converted) -> Iterator[Batch]:
     """The table's rows as batches: converted in a second process for big CSV files."""
     if table.big and table.path is not None:
-        return _convert_in_child(table, index, default_currency, copy_text, report, BATCH)
-    return convert_rows(table, index, default_currency, copy_text, report, BATCH)
+        return _convert_in_child(table, index, currencies, copy_text, report, BATCH)
+    return convert_rows(table, index, currencies, copy_text, report, BATCH)
 
 
-def convert_rows(table: Table, index: dict[str, int], default_currency: str, copy_text: bool,
+def convert_rows(table: Table, index: dict[str, int], currencies: Currencies, copy_text: bool,
                  report: Converted, batch_size: int = BATCH) -> Iterator[Batch]:
     """Batches of converted rows; none once an error is seen (validation still goes on)."""
-    convert = _row_converter(index, default_currency, report.errors)
+    convert = _row_converter(index, currencies, report.errors)
     width = len(table.header)
     errors = report.errors
     seen_keys: set[str] = set()
@@ -154,11 +168,17 @@ def _pack(lines: list, copy_text: bool) -> str | list[tuple]:
             for k, d, a, o, m, c, cur, dd in lines]
 
 
-def _row_converter(index: dict[str, int], default_currency: str, errors: ErrorCollector):
-    """A function turning one row's cells into the 8 text fields, or None (errors recorded)."""
+def _row_converter(index: dict[str, int], currencies: Currencies, errors: ErrorCollector):
+    """A function turning one row's cells into the 8 text fields, or None (errors recorded).
+
+    The currency is the currency column's, else the one the amount's sign names ("¥1,200"
+    is CNY), else the reporting currency; a sign that contradicts the column is an error,
+    and so is a currency with no rate into the reporting one (it could not be converted)."""
+    reporting, rated = currencies.reporting, currencies.rated
     ia, idt, iam = index["account"], index["date"], index["amount"]
     io, im, ic, icur = (index.get(c) for c in ("order_id", "margin", "category", "currency"))
     dates: dict[object, str] = {}
+    codes: dict[str, str] = {}  # currency cells as written -> ISO codes
 
     def convert(line: int, cells: list) -> tuple[str, ...] | None:
         ok = True
@@ -174,8 +194,9 @@ def _row_converter(index: dict[str, int], default_currency: str, errors: ErrorCo
             except ValueError as exc:
                 errors.add(line, "date", str(exc))
                 ok = False
+        raw_amount = cells[iam]
         try:
-            amount = _amount_text(cells[iam])
+            amount, mark = _amount_and_mark(raw_amount)
         except ValueError as exc:
             errors.add(line, "amount", str(exc))
             return None
@@ -189,13 +210,25 @@ def _row_converter(index: dict[str, int], default_currency: str, errors: ErrorCo
                 ok = False
         category = cells[ic].strip() if ic is not None else ""
         raw_currency = cells[icur].strip() if icur is not None else ""
-        currency = default_currency
+        currency, said_by = reporting, None
         if raw_currency:
-            currency = CURRENCY_SYMBOLS.get(raw_currency.upper(), raw_currency.upper())
-            if len(currency) != 3 or not currency.isalpha():
-                errors.add(line, "currency", f"{raw_currency!r} is not a currency; use a "
-                                             "3-letter code like USD or CNY")
+            currency, said_by = codes.get(raw_currency), "currency"
+            if currency is None:
+                try:
+                    currency = codes[raw_currency] = parse_currency(raw_currency)
+                except ValueError as exc:
+                    errors.add(line, "currency", str(exc))
+                    return None
+            if mark and not mark_fits(mark, currency):
+                errors.add(line, "currency", f"the amount {raw_amount!r} is written in "
+                                             f"{mark} but the currency is {currency}; make "
+                                             "them agree")
                 ok = False
+        elif mark:
+            currency, said_by = mark_currency(mark), "amount"
+        if currency not in rated:
+            errors.add(line, said_by, _no_rate(currency, reporting, said_by, raw_amount))
+            ok = False
         if not ok:
             return None
         if order_id:
@@ -208,19 +241,32 @@ def _row_converter(index: dict[str, int], default_currency: str, errors: ErrorCo
     return convert
 
 
-def _amount_text(raw: object) -> str:
-    """An amount as exact decimal text with at most 4 places; plain numbers pass untouched."""
+def _no_rate(currency: str, reporting: str, said_by: str | None, raw_amount) -> str:
+    where = f"the amount {raw_amount!r} is in {currency}" if said_by == "amount" else (
+        f"the order is in {currency}")
+    return (f"{where}, which has no exchange rate into {reporting} (the reporting currency, "
+            f"TIERBOT_CURRENCY): import {currency} rates first (tierbot import rates FILE), "
+            "then this file again")
+
+
+def _amount_and_mark(raw: object) -> tuple[str, str | None]:
+    """An amount as exact decimal text with at most 4 places (plain numbers pass
+    untouched), and the currency sign or code written in it, if any ("¥", "USD")."""
     if isinstance(raw, str):
         if _PLAIN(raw):
-            return raw
+            return raw, None
         m = _SYMBOL_GROUPED(raw)  # ¥1,234.50: the next most common shape
         # A lone group without decimals ("1,234") is ambiguous: parse_amount explains why.
-        if m and (m[3] or m[2].count(",") != 1):
-            return (m[1] or "") + m[2].replace(",", "") + (m[3] or "")
+        if m and (m[4] or m[3].count(",") != 1):
+            return (m[2] or "") + m[3].replace(",", "") + (m[4] or ""), m[1]
     amount = parse_amount(raw).quantize(FOUR_PLACES, ROUND_HALF_EVEN)
     if abs(amount) >= LIMIT:
         raise ValueError(f"{raw!r} is too large for an amount (at most 14 digits before the point)")
-    return str(amount)
+    return str(amount), amount_mark(raw)
+
+
+def _amount_text(raw: object) -> str:
+    return _amount_and_mark(raw)[0]
 
 
 def _canonical(text: str) -> str:
@@ -238,7 +284,7 @@ def _margin_text(raw: str, amount_text: str) -> str:
     return _amount_text(raw)
 
 
-def _convert_in_child(table: Table, index, default_currency: str, copy_text: bool,
+def _convert_in_child(table: Table, index, currencies: Currencies, copy_text: bool,
                       report: Converted, batch_size: int) -> Iterator[Batch]:
     """Read and convert in a second process while this one writes.
 
@@ -249,7 +295,7 @@ def _convert_in_child(table: Table, index, default_currency: str, copy_text: boo
     ctx = multiprocessing.get_context("spawn")
     receiver, sender = ctx.Pipe(duplex=False)
     child = ctx.Process(target=_child_main, daemon=True,
-                        args=(str(table.path), table.encoding, index, default_currency, copy_text,
+                        args=(str(table.path), table.encoding, index, currencies, copy_text,
                               batch_size, sender, os.getpid()))
     child.start()
     sender.close()  # the child's copy is the only one: its end closing means it ended
@@ -298,14 +344,14 @@ def _next_message(receiver, child, poll_seconds: float = 1.0):
         "this message.")
 
 
-def _child_main(path: str, encoding: str, index, default_currency: str, copy_text: bool,
+def _child_main(path: str, encoding: str, index, currencies: Currencies, copy_text: bool,
                 batch_size: int, sender, parent: int) -> None:
     _die_with_parent(parent)
     report = Converted()
     try:
         table = open_table(Path(path), encoding=encoding)
         try:
-            for batch in convert_rows(table, index, default_currency, copy_text, report,
+            for batch in convert_rows(table, index, currencies, copy_text, report,
                                       batch_size):
                 rows = batch.rows if copy_text else marshal.dumps(batch.rows)
                 sender.send(("batch", rows, batch.new_keys, batch.position, batch.new_names))

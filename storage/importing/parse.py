@@ -96,6 +96,61 @@ _CURRENCY_MARKS = re.compile(
 )
 
 
+# A currency cell's symbol or word -> its ISO code (anything else must be a 3-letter code).
+CURRENCY_SYMBOLS = {"¥": "CNY", "￥": "CNY", "RMB": "CNY", "元": "CNY", "人民币": "CNY", "$": "USD",
+                    "US$": "USD", "美元": "USD", "€": "EUR", "欧元": "EUR", "£": "GBP",
+                    "HK$": "HKD", "港币": "HKD"}
+# The currencies a sign written in an amount may mean ("$" is many dollars, "¥" yuan or yen).
+_DOLLARS = frozenset({"USD", "HKD", "AUD", "CAD", "SGD", "NZD", "TWD", "MXN"})
+MARK_FITS = {"$": _DOLLARS, "¥": frozenset({"CNY", "JPY"}), "￥": frozenset({"CNY", "JPY"})}
+_AMOUNT_MARK = re.compile(
+    r"^[\s(−-]*(US\$|HK\$|RMB|CNY|USD|EUR|GBP|HKD|JPY|[¥￥$€£])"
+    r"|(RMB|CNY|USD|EUR|GBP|HKD|JPY|元)[\s)]*$", re.IGNORECASE)
+
+
+def parse_currency(value: object) -> str:
+    """An ISO currency code from a currency cell: USD, cny, ¥, RMB, 人民币..."""
+    raw = str(value).strip()
+    code = CURRENCY_SYMBOLS.get(raw.upper(), raw.upper())
+    if len(code) != 3 or not (code.isascii() and code.isalpha()):
+        raise ValueError(f"{raw!r} is not a currency; use a 3-letter code like USD or CNY")
+    return code
+
+
+def amount_mark(value: object) -> str | None:
+    """The currency sign or code written in an amount ("¥1,200" -> "¥", "12 usd" -> "USD"),
+    or None when it has none."""
+    if not isinstance(value, str):
+        return None
+    m = _AMOUNT_MARK.search(value.strip())
+    return (m[1] or m[2]).upper() if m else None
+
+
+def mark_currency(mark: str) -> str:
+    """The currency an amount's sign stands for when nothing else says ("$" -> USD)."""
+    return CURRENCY_SYMBOLS.get(mark, mark)
+
+
+def mark_fits(mark: str, currency: str) -> bool:
+    """Whether an amount written with `mark` can be in `currency`."""
+    return currency in MARK_FITS.get(mark, {mark_currency(mark)})
+
+
+def parse_rate(value: object, meaning: str = "a positive number") -> Decimal:
+    """An exchange rate: a positive number (10 decimals kept). `meaning` says what the rate
+    is, for the message when it is not one ("how many USD one CNY is worth")."""
+    help_ = f"a rate is {meaning}, e.g. 0.1389 or 7.2"
+    try:
+        rate = parse_amount(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a number; {help_}") from None
+    if rate <= 0:
+        raise ValueError(f"{value!r} is not above 0; {help_}")
+    if rate >= Decimal(10) ** 13:
+        raise ValueError(f"{value!r} is too large for a rate; {help_}")
+    return rate.quantize(Decimal("1e-10"))
+
+
 def _grouped(digits: str, sep: str) -> bool:
     return re.fullmatch(rf"\d{{1,3}}(?:{re.escape(sep)}\d{{3}})+", digits) is not None
 

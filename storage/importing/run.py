@@ -19,6 +19,7 @@ from storage.importing.checks import last_order_id, order_doubts
 from storage.importing.columns import SPECS, map_columns
 from storage.importing.errors import ErrorCollector, ImportFailed, ImportSummary, RowError
 from storage.importing.orders import import_orders
+from storage.importing.rates import import_rates
 from storage.importing.reader import Table, open_table
 from storage.importing.staged import import_orders_staged
 
@@ -42,6 +43,8 @@ def import_file(engine: Engine, kind: str, path: Path, *, dry_run: bool = False,
     with `strict` on any doubtful one too (`summary.doubts`: future order dates, outlier
     amounts, a next date before its contact), which are otherwise reported as warnings.
 
+    `default_currency` is the reporting currency: orders that say no currency are in it,
+    orders in another need a rate into it, and rates are rates into it.
     `waiting` is told (once) when the import waits for another one to finish merging."""
     today = today or date.today()
     if kind not in SPECS:
@@ -66,6 +69,8 @@ def import_file(engine: Engine, kind: str, path: Path, *, dry_run: bool = False,
                     before = last_order_id(conn)
                     import_orders(conn, table, index, summary, errors,
                                   default_currency=default_currency, progress=tick)
+                elif kind == "rates":
+                    import_rates(conn, table, index, summary, errors, reporting=default_currency)
                 else:
                     _RECORD_IMPORTERS[kind](conn, table, index, summary, errors)
                 _check(table, summary, errors)

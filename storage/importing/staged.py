@@ -14,7 +14,7 @@ from datetime import date
 from storage.importing import merge
 from storage.importing.checks import staged_order_doubts
 from storage.importing.errors import ErrorCollector, ImportFailed, ImportSummary, RowError
-from storage.importing.orders import COLUMNS, Converted, Progress, converted_batches
+from storage.importing.orders import COLUMNS, Converted, Currencies, Progress, converted_batches
 from storage.importing.reader import Table
 
 # No column types: values keep the type they were staged with, and take the book's column
@@ -59,8 +59,9 @@ def import_orders_staged(engine: Engine, table: Table, index: dict[str, int],
         cache = conn.exec_driver_sql("PRAGMA main.cache_size").scalar_one()
         conn.exec_driver_sql("PRAGMA main.cache_size=-262144")
         try:
-            staged, keys = _stage(conn, table, index, summary, errors, default_currency,
-                                  progress)
+            currencies = Currencies.of_book(conn, default_currency)
+            conn.rollback()  # no read transaction held while staging
+            staged, keys = _stage(conn, table, index, summary, errors, currencies, progress)
             if errors or not staged:
                 return
             summary.doubts, summary.doubts_total = staged_order_doubts(conn, today or date.today())
@@ -82,7 +83,7 @@ def import_orders_staged(engine: Engine, table: Table, index: dict[str, int],
             conn.exec_driver_sql(f"PRAGMA main.cache_size={cache}")
 
 
-def _stage(conn: Connection, table: Table, index, summary, errors, default_currency,
+def _stage(conn: Connection, table: Table, index, summary, errors, currencies: Currencies,
            progress) -> tuple[int, int]:
     """Every row into temp._orders_in, every account key into temp._keys_in; (rows, keys)."""
     for sql in _STAGE:
@@ -91,7 +92,7 @@ def _stage(conn: Connection, table: Table, index, summary, errors, default_curre
     staged = keys = 0
     report = Converted(errors=errors)
     try:
-        for batch in converted_batches(table, index, default_currency, False, report):
+        for batch in converted_batches(table, index, currencies, False, report):
             cursor.executemany("INSERT INTO temp._orders_in VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                batch.rows)
             cursor.executemany("INSERT INTO temp._keys_in VALUES (?, ?)",
