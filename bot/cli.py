@@ -394,15 +394,16 @@ def export_scores(
 ) -> None:
     """One row per account from the latest score snapshot. Files are Excel-ready: CSV with a
     UTF-8 byte order mark (so Chinese names open correctly), or a real .xlsx workbook."""
+    from messages.warnings import describe
     from storage.scores import EXPORT_COLUMNS, latest_snapshot_rows
 
     fmt = _export_format(fmt, out_file)
     settings = load_settings()
     with store(settings) as engine:
-        rows = latest_snapshot_rows(engine, settings.locale, today=_company_today(settings),
-                                    cadence=_scoring_config(settings).cadence_days,
-                                    currency=settings.currency,
-                                    money=lambda v, cur: money(v, cur, settings.locale))
+        rows = latest_snapshot_rows(
+            engine, today=_company_today(settings), cadence=_scoring_config(settings).cadence_days,
+            currency=settings.currency,
+            say=lambda w, cur: describe(w, settings.locale, lambda v: money(v, cur, settings.locale)))
     if not rows:
         err.print("No scores yet: run `tierbot score` first.")
         raise typer.Exit(1)

@@ -49,7 +49,8 @@ REASONS = {
 # one (a usual gap of 1.4 days is "1 day", rounded as the card rounds it). Chinese has no
 # plurals.
 NOUNS = {"day": ("day", "days"), "separate day": ("day", "separate days"),
-         "contact": ("contact", "contacts"), "complaint": ("complaint", "complaints")}
+         "contact": ("contact", "contacts"), "complaint": ("complaint", "complaints"),
+         "interaction": ("interaction", "interactions")}
 
 
 class _Wording(string.Formatter):

@@ -16,7 +16,6 @@ from sqlalchemy.pool import StaticPool
 
 from scoring.book import NO_DATE, Book
 from scoring.engine import Scores
-from scoring.explain import describe
 from scoring.history import History, group_rows
 from scoring.reasons import OWN, RiskReasons, expand
 from scoring.risk import FEATURES, TRAIN_ACCOUNTS
@@ -574,19 +573,20 @@ EXPORT_COLUMNS = ("account", "name", "owner", "tier", "previous_tier", "tier_sin
                   "clv_12m", "next_visit_due", "warnings", "reasons")
 
 
-def latest_snapshot_rows(engine: Engine, locale: str = "en", *, today: date | None = None,
+def latest_snapshot_rows(engine: Engine, *, today: date | None = None,
                          cadence: dict[str, int] | None = None, currency: str = "USD",
-                         money=None) -> list[dict]:
+                         say=None) -> list[dict]:
     """The current run, one dict per account with EXPORT_COLUMNS, ordered by account key.
 
     `currency` is the run's money figures' (monetary, clv_12m) currency: the reporting
     currency it was scored in (`currency` itself for runs made before that was recorded).
-    `money(amount, currency)` says the amounts in the reasons (messages.render.money).
+    `say(warning, currency)` words a stored warning ({"code", "params"}) for the "reasons"
+    column (messages.warnings.describe, in the reader's language; storage has no words):
+    without it the column is empty.
 
     `next_visit_due` is the live due date (storage.logbook.visits_due, as the card and /due
     show it) on `today` with the tiers' `cadence`; without them it is left empty, never the
     snapshot's own figure (computed when the run was made, stale after any contact)."""
-    from scoring.warnings import Warning
     from storage.logbook import visits_due
 
     due = {}
@@ -599,7 +599,6 @@ def latest_snapshot_rows(engine: Engine, locale: str = "en", *, today: date | No
         if current is None:
             return []
         run, currency = current.id, current.currency or currency
-        said = (lambda value: money(value, currency)) if money else None
         stmt = (sa.select(Account.key, Account.name, Rep.key.label("owner"), s)
                 .join(Account, Account.id == s.account_id)
                 .outerjoin(Rep, Rep.id == Account.owner_id)
@@ -607,7 +606,7 @@ def latest_snapshot_rows(engine: Engine, locale: str = "en", *, today: date | No
         out = []
         for row in conn.execute(stmt).mappings():
             details = json.loads(row["details"] or "{}")
-            warnings = [Warning(w["code"], w["params"]) for w in details.get("warnings", [])]
+            warnings = details.get("warnings", [])
             out.append({
                 "account": row["key"], "name": row["name"], "owner": row["owner"],
                 "tier": row["tier"], "previous_tier": row["previous_tier"],
@@ -619,7 +618,7 @@ def latest_snapshot_rows(engine: Engine, locale: str = "en", *, today: date | No
                 "expected_orders_90d": row["expected_orders_90d"],
                 "next_order_date": row["next_order_date"], "clv_12m": row["clv_12m"],
                 "next_visit_due": due.get(row["account_id"]),
-                "warnings": " ".join(w.code for w in warnings),
-                "reasons": " ".join(describe(w, locale, said) for w in warnings),
+                "warnings": " ".join(w["code"] for w in warnings),
+                "reasons": " ".join(say(w, currency) for w in warnings) if say else "",
             })
         return out

@@ -11,7 +11,7 @@ from bot.cli import app
 from bot.scoring_jobs import RatesMissing, rescore
 from messages.render import money
 from messages.risk import reason_sentence, stage_sentence
-from scoring.explain import describe
+from messages.warnings import describe
 from scoring.history import book_at
 from scoring.warnings import Warning
 from storage.importing import ImportFailed, import_file
@@ -337,7 +337,7 @@ def test_scores_are_shown_in_the_currency_they_were_made_in(services):
     _, accounts = ask(now_cny, "/accounts", rep="rep.tom", locale="zh")
     assert "近12个月 $995,799" in accounts and "¥" not in accounts
     rows = latest_snapshot_rows(services.engine, currency="CNY",
-                                money=lambda v, cur: money(v, cur, "en"))
+                                say=lambda w, cur: describe(w, "en", lambda v: money(v, cur, "en")))
     assert {r["currency"] for r in rows} == {"USD"}
 
 

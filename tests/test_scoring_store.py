@@ -69,11 +69,13 @@ def test_snapshots_movements_and_tier_since(demo):
 
 def test_export_has_every_column_and_reasons(demo):
     rescore(demo, load_scoring_config(""), TODAY)
-    rows = latest_snapshot_rows(demo)
+    from messages.warnings import describe
+
+    rows = latest_snapshot_rows(demo, say=lambda w, cur: describe(w, "en"))
     assert len(rows) == 120 and list(rows[0]) == list(EXPORT_COLUMNS)
     warned = [r for r in rows if r["warnings"]]
     assert warned and all(r["reasons"] for r in warned)
-    zh = latest_snapshot_rows(demo, "zh")
+    zh = latest_snapshot_rows(demo, say=lambda w, cur: describe(w, "zh"))
     assert any("天" in r["reasons"] for r in zh if r["reasons"])
 
 

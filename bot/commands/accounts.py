@@ -9,7 +9,7 @@ from bot.commands.core import Reply, Request, Services, UserError
 from bot.commands.people import Person, check_can_read, visible_owner_ids
 from messages.render import money
 from messages.risk import reason_sentence, stage_sentence
-from scoring.explain import describe, top_reason
+from messages.warnings import describe, top_reason
 from scoring.warnings import Warning
 from storage.cards import account_card, at_risk_accounts, book_by_tier
 from storage.logbook import visits_due

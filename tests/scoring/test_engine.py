@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from scoring.engine import quintile_scores, score_book
-from scoring.explain import describe
+from messages.warnings import describe
 from scoring.tiers import Override
 from tests.scoring.helpers import AS_OF, T, book, config, regular
 
