@@ -135,16 +135,21 @@ def expected_order_days(book: Book, bg: BGNBD | None, horizon_days: int) -> np.n
     return np.where(ordered, bg.expected_transactions(horizon_days / WEEK, x, t_x, T), 0.0)
 
 
+def _alive_and_quiet(book: Book, bg: BGNBD, horizon_days: int) -> tuple[np.ndarray, np.ndarray]:
+    """BG/NBD's P(alive) and its chance of no order day in the next H days given alive
+    (the rate's posterior is Gamma(r + x, alpha + T)): ((alpha + T) / (alpha + T + t))^(r + x)."""
+    x, t_x, T = bg_inputs(book)
+    t = horizon_days / WEEK
+    quiet = np.exp((bg.r + x) * (np.log(bg.alpha + T) - np.log(bg.alpha + T + t)))
+    return bg.p_alive(x, t_x, T), quiet
+
+
 def p_no_order(book: Book, bg: BGNBD, horizon_days: int) -> np.ndarray:
     """BG/NBD P(no order day in the next H days | x, t_x, T).
 
-    Dead, or alive with no purchase in t (given alive, the rate's posterior is
-    Gamma(r + x, alpha + T), and the model's dropouts happen only at purchases):
-    1 - P(alive) + P(alive) * ((alpha + T) / (alpha + T + t))^(r + x)."""
-    x, t_x, T = bg_inputs(book)
-    t = horizon_days / WEEK
-    alive = bg.p_alive(x, t_x, T)
-    quiet = np.exp((bg.r + x) * (np.log(bg.alpha + T) - np.log(bg.alpha + T + t)))
+    Dead, or alive with no purchase in t (the model's dropouts happen only at purchases):
+    1 - P(alive) + P(alive) * P(quiet | alive)."""
+    alive, quiet = _alive_and_quiet(book, bg, horizon_days)
     return 1.0 - alive + alive * quiet
 
 
@@ -158,9 +163,7 @@ def activity_factor(book: Book, bg: BGNBD, risk_pct: np.ndarray, horizon_days: i
     value built on them scale by A' / A. An account at risk 99 is then neither predicted to
     buy next year what it bought last year nor said to be "still buying" at 40%. 1 where
     there is nothing to correct (no risk, A = 0)."""
-    x, t_x, T = bg_inputs(book)
-    alive = bg.p_alive(x, t_x, T)
-    quiet = np.exp((bg.r + x) * (np.log(bg.alpha + T) - np.log(bg.alpha + T + horizon_days / WEEK)))
+    alive, quiet = _alive_and_quiet(book, bg, horizon_days)
     with np.errstate(divide="ignore", invalid="ignore"):
         implied = np.clip((1.0 - np.asarray(risk_pct, dtype=float) / 100.0)
                           / np.maximum(1.0 - quiet, 1e-9), 0.0, 1.0)
